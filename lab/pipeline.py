@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The pipeline: prepare tree -> configure -> build -> initramfs -> boot ->
+parse -> report.  Each stage is a function of its own module; this one
+strings them together for one profile."""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import build, initramfs, kconfig, tree
+from .common import REPO, cache_dir, stage
+from .profile import Profile
+
+
+@dataclass(frozen=True)
+class Built:
+    """What the build stages produce for one profile."""
+    tree_kind: str          # "patched" or "base"
+    src: Path
+    build_dir: Path
+    image: Path
+    config: Path
+    selftests: Path
+    base: tree.BaseTree
+
+
+def results_dir(profile: Profile, tree_kind: str, root: Path | None = None) -> Path:
+    root = root or REPO / "results"
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    suffix = profile.name if tree_kind == "patched" else f"{profile.name}-base"
+    out = root / f"{stamp}-{suffix}"
+    n = 1
+    while out.exists():
+        n += 1
+        out = root / f"{stamp}-{suffix}.{n}"
+    out.mkdir(parents=True)
+    latest = root / "latest"
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    latest.symlink_to(out.name)
+    return out
+
+
+def build_all(profile: Profile, tree_kind: str, out: Path) -> Built:
+    base = tree.base_tree()
+    if tree_kind == "base":
+        src = base.path
+        fragments = list(profile.fragments)
+    else:
+        src = tree.patched_tree(base)
+        fragments = [*profile.fragments, "series"]
+    bdir = cache_dir() / "build" / f"{tree_kind}-{profile.name}"
+    config = kconfig.configure(src, bdir, fragments, build.make_vars(), out / "config.log")
+    image = build.build_kernel(src, bdir, out / "build.log")
+    shutil.copy2(config, out / "config")
+    # Our selftests are user programs: always built from the patched tree,
+    # so the base kernel runs the very same binaries.
+    st_src = src if tree_kind == "patched" else tree.patched_tree(base)
+    selftests = build.build_selftests(st_src, bdir, cache_dir() / "selftests" / profile.name,
+                                      out / "selftests-build.log")
+    return Built(tree_kind, src, bdir, image, config, selftests, base)
+
+
+def pack(built: Built, profile: Profile, out: Path) -> Path:
+    stage("initramfs", f"busybox + selftests -> {out / 'initramfs.cpio.gz'}")
+    return initramfs.build_initramfs(built.selftests, profile, out / "initramfs.cpio.gz")
