@@ -164,7 +164,7 @@ def staged_contents(pristine: Path, repo: Path = REPO) -> dict[str, tuple[bytes,
                     shutil.copy2(pristine / rel, dst)
             rej = Path(tmp) / "rejects"
             p = subprocess.run(
-                ["patch", "-p1", "--forward", "--batch", "--no-backup-if-mismatch",
+                ["patch", "-p1", "--fuzz=0", "--forward", "--batch", "--no-backup-if-mismatch",
                  "-r", str(rej), "-d", str(scratch), "-i", str(patch)],
                 capture_output=True, text=True, check=False)
             if p.returncode != 0:

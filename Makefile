@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: GPL-2.0
+# The migration lab.  `make run` builds, boots and tests; `make test` is
+# what CI runs.  Options: PROFILES=swapless,swap  BASE=1  TOPOLOGY=4node
+# TIMEOUT=900 (guest seconds)  ICOUNT=1  RESULTS=dir  LAB_CACHE=dir
+
+PYTHON := /usr/bin/python3 -B
+PROFILES ?= swapless,swap
+TIMEOUT ?= 900
+LAB_ARGS := --profiles $(PROFILES) --timeout $(TIMEOUT) \
+	$(if $(BASE),--base) $(if $(TOPOLOGY),--topology $(TOPOLOGY)) \
+	$(if $(ICOUNT),--icount) $(if $(RESULTS),--results $(RESULTS))
+
+.PHONY: run test unit build deps profiles clean-cache
+
+run: deps
+	$(PYTHON) -m lab run $(LAB_ARGS)
+
+test: deps
+	$(PYTHON) -m lab test $(LAB_ARGS)
+
+unit:
+	$(PYTHON) -m lab unit
+
+build: deps
+	$(PYTHON) -m lab build $(LAB_ARGS)
+
+profiles:
+	$(PYTHON) -m lab profiles
+
+deps:
+	@bash lab/deps.sh
+
+clean-cache:
+	rm -rf "$${LAB_CACHE:-$$HOME/.cache/migration-lab}"

@@ -1,0 +1,205 @@
+# SPDX-License-Identifier: GPL-2.0
+"""python3 -m lab {run,test,unit,build,parse,profiles} [options]
+
+  run     build, boot and test each profile; print the tables and verdict
+  test    the lab's own unit tests, then `run` (what .ci/run calls)
+  unit    only the lab's own unit tests
+  build   only prepare the tree, configure and build (no guest)
+  parse   re-read a results folder's logs and print its verdict again
+  profiles  list profiles and topologies
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import unittest
+from pathlib import Path
+from typing import Callable
+
+from . import guest, pipeline, report
+from .common import LAB, REPO, LabError, stage
+from .parse import Case, Status
+from .profile import PROFILE_DIR, TOPOLOGIES, load_profile, with_topology
+
+DEFAULT_PROFILES = "swapless,swap"
+DEFAULT_TIMEOUT = 900.0
+
+
+def _profiles(args: argparse.Namespace) -> list[str]:
+    names = [p for p in args.profiles.replace(" ", ",").split(",") if p]
+    if not names:
+        raise LabError("no profile given")
+    return names
+
+
+def run_profile(name: str, args: argparse.Namespace) -> list[Case]:
+    profile = with_topology(load_profile(name), args.topology)
+    tree_kind = "base" if args.base else "patched"
+    out = pipeline.results_dir(profile, tree_kind, Path(args.results))
+    stage("profile", f"{profile.name} ({profile.description}); results in {out}")
+    built = pipeline.build_all(profile, tree_kind, out)
+    initrd = pipeline.pack(built, profile, out)
+    run = guest.boot(built.image, initrd, profile, out, args.timeout,
+                     icount=args.icount, append=args.append)
+    stage("parse", f"{run.console.name}, {run.selftest_tap.name}")
+    cases, extra = report.evaluate(
+        report.Inputs(run.console.read_text(errors="replace"),
+                      run.selftest_tap.read_text(errors="replace"),
+                      run.timed_out, run.seconds,
+                      expect_kunit=tree_kind == "patched"), profile)
+    meta = {
+        "profile": profile.name,
+        "tree": tree_kind,
+        "base_version": {"kernel": built.base.kernel_version,
+                         "debian_package": built.base.debian_version},
+        "topology": {"name": profile.topology.name, "vcpus": profile.topology.vcpus,
+                     "nodes": [{"mem_mib": n.mem_mib, "cpus": list(n.cpus)}
+                               for n in profile.topology.nodes]},
+        "kernel_image": str(built.image),
+        "results_dir": str(out),
+        "qemu_command": list(run.command),
+    }
+    summary = report.write_summary(out / "summary.json", meta, cases, extra)
+    print(f"\n== {profile.name} ({tree_kind}, {profile.topology.name}): {summary['verdict']}")
+    print(report.table(cases))
+    print(f"  {report.closing_line(cases)}; results: {out}\n", flush=True)
+    return cases
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    all_cases: list[Case] = []
+    for name in _profiles(args):
+        try:
+            all_cases += run_profile(name, args)
+        except LabError as e:
+            print(f"lab: error: profile {name}: {e}", file=sys.stderr, flush=True)
+            all_cases.append(Case("lab", f"{name}.pipeline", Status.FAIL, str(e).splitlines()[0]))
+    return _finish(all_cases)
+
+
+def _finish(cases: list[Case]) -> int:
+    n = report.counts(cases)
+    verdict = "PASS" if n["failed"] == 0 and cases else "FAIL"
+    print(f"verdict: {verdict} after {pipeline_elapsed()}; results in {REPO / 'results'}")
+    print(report.closing_line(cases), flush=True)
+    return 0 if verdict == "PASS" else 1
+
+
+_T0 = time.monotonic()
+
+
+def pipeline_elapsed() -> str:
+    s = int(time.monotonic() - _T0)
+    return f"{s // 60}m{s % 60:02d}s"
+
+
+def unit_tests() -> list[Case]:
+    stage("unit", "the lab's own tests (lab/tests)")
+    suite = unittest.defaultTestLoader.discover(str(LAB / "tests"), top_level_dir=str(REPO))
+    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=1).run(suite)
+    failed = {t.id() for t, _ in result.failures + result.errors}
+    skipped = {t.id(): why for t, why in result.skipped}
+    cases = [Case("lab-unit", t, Status.FAIL, "see above") for t in sorted(failed)]
+    cases += [Case("lab-unit", t, Status.SKIP, why) for t, why in sorted(skipped.items())]
+    cases += [Case("lab-unit", t, Status.PASS) for t in sorted(_test_ids(suite))
+              if t not in failed and t not in skipped]
+    print(f"lab unit tests: {report.closing_line(cases)}", flush=True)
+    return cases
+
+
+def _test_ids(suite: unittest.TestSuite) -> set[str]:
+    ids = set()
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            ids |= _test_ids(t)
+        else:
+            ids.add(t.id())
+    return ids
+
+
+def cmd_unit(args: argparse.Namespace) -> int:
+    return _finish(unit_tests())
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    cases = unit_tests()
+    if any(c.status is Status.FAIL for c in cases):
+        print("lab: the lab's own tests fail; not booting the guest", file=sys.stderr)
+        return _finish(cases)
+    for name in _profiles(args):
+        try:
+            cases += run_profile(name, args)
+        except LabError as e:
+            print(f"lab: error: profile {name}: {e}", file=sys.stderr, flush=True)
+            cases.append(Case("lab", f"{name}.pipeline", Status.FAIL, str(e).splitlines()[0]))
+    return _finish(cases)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    for name in _profiles(args):
+        profile = load_profile(name)
+        out = pipeline.results_dir(profile, "base" if args.base else "patched", Path(args.results))
+        pipeline.build_all(profile, "base" if args.base else "patched", out)
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    out = Path(args.dir).resolve()
+    summary = json.loads((out / "summary.json").read_text())
+    profile = with_topology(load_profile(summary["profile"]), summary["topology"]["name"])
+    cases, _ = report.evaluate(
+        report.Inputs((out / "console.log").read_text(errors="replace"),
+                      (out / "selftests.tap").read_text(errors="replace"),
+                      bool(summary.get("timed_out")), float(summary.get("guest_seconds", 0)),
+                      expect_kunit=summary.get("tree") == "patched"), profile)
+    print(report.table(cases))
+    return _finish(cases)
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    for p in sorted(PROFILE_DIR.glob("*.toml")):
+        prof = load_profile(p.stem)
+        print(f"{prof.name:<12} {prof.topology.name:<14} {' '.join(prof.fragments):<24} {prof.description}")
+    print("topologies: " + ", ".join(f"{t.name} ({t.vcpus} vCPUs, {len(t.nodes)} nodes)"
+                                      for t in TOPOLOGIES.values()))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": cmd_run, "test": cmd_test, "unit": cmd_unit, "build": cmd_build,
+    "parse": cmd_parse, "profiles": cmd_profiles,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python3 -m lab", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=sorted(COMMANDS))
+    ap.add_argument("dir", nargs="?", help="results folder (for parse)")
+    ap.add_argument("--profiles", default=os.environ.get("PROFILES", DEFAULT_PROFILES),
+                    help=f"comma-separated profiles (default {DEFAULT_PROFILES})")
+    ap.add_argument("--base", action="store_true", help="build the unpatched base tree")
+    ap.add_argument("--topology", default=None, help="override the profile's topology")
+    ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                    help="hard guest timeout in seconds")
+    ap.add_argument("--icount", action="store_true", help="deterministic -icount shift=0,sleep=off")
+    ap.add_argument("--append", default="", help="extra kernel command line")
+    ap.add_argument("--results", default=str(REPO / "results"), help="results root")
+    args = ap.parse_args(argv)
+    if args.command == "parse" and not args.dir:
+        ap.error("parse needs a results folder")
+    if args.timeout <= 0:
+        ap.error("--timeout must be positive")
+    try:
+        return COMMANDS[args.command](args)
+    except LabError as e:
+        print(f"lab: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+# /init of the lab guest.  KUnit has already run (built in) and printed its
+# KTAP on ttyS0; this script runs the selftests with their TAP on ttyS1 and
+# powers off.  Lines starting with "lab:" are read by the host.
+
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+
+mkdir -p /proc /sys /dev /tmp /mnt/ext4 /run
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+# devtmpfs has none of these; kselftest's runner writes to /dev/stdout.
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+
+echo "lab: kernel $(uname -r)"
+echo "lab: nodes-online $(cat /sys/devices/system/node/online)"
+echo "lab: cpus-online $(cat /sys/devices/system/cpu/online)"
+for n in /sys/devices/system/node/node*; do
+	echo "lab: node ${n##*node} $(grep MemTotal "$n/meminfo" | awk '{print $4 $5}') cpus $(cat "$n/cpulist")"
+done
+
+# The file-backed tests use an ext4 filesystem on virtio-blk (vda).
+if [ -b /dev/vda ]; then
+	if mount -t ext4 /dev/vda /mnt/ext4; then
+		echo "lab: ext4 /mnt/ext4"
+	else
+		echo "lab: error: cannot mount /dev/vda as ext4"
+	fi
+fi
+# The swap profile adds a swap device (vdb).
+if [ -b /dev/vdb ]; then
+	if mkswap /dev/vdb >/dev/null && swapon /dev/vdb; then
+		echo "lab: swap $(grep SwapTotal /proc/meminfo | awk '{print $2 $3}')"
+	else
+		echo "lab: error: cannot enable swap on /dev/vdb"
+	fi
+fi
+
+export LAB_EXT4_DIR=/mnt/ext4
+cd /kselftest || echo "lab: error: no /kselftest"
+echo "lab: selftests start"
+./run_kselftest.sh > /dev/ttyS1 2>&1
+echo "lab: selftests exit $?"
+cd /
+sync
+echo "lab: done"
+poweroff -f

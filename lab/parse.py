@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Stage 6: read the guest's streams.
+
+- (K)TAP: KUnit's nested KTAP (nesting by four-space indentation) on the
+  console and kselftest's TAP (nesting by "# " prefixes) on ttyS1 are read
+  by one parser.  A result line closes the results one level deeper that
+  came before it: those are its subtests.  Leaves become cases; a failing
+  parent none of whose subtests failed (a crash, a timeout, missing
+  results) becomes a failing case of its own.
+- Splats: panic, oops, BUG, WARNING, lockdep, KASAN/UBSAN, stalls.
+- The lab's own "lab:" lines from the guest's /init.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+_TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
+_RESULT = re.compile(
+    r"^(?P<prefix>(?:    |# )*)(?P<not>not )?ok (?P<num>\d+)(?: -)?(?: (?P<desc>.*?))?"
+    r"(?:\s+#\s*(?P<directive>SKIP|skip|XFAIL|xfail|TODO|TIMEOUT)\b:?\s*(?P<reason>.*))?\s*$")
+_PLAN = re.compile(r"^(?P<prefix>(?:    |# )*)1\.\.(?P<n>\d+)\s*$")
+_VERSION = re.compile(r"^(?:    |# )*K?TAP version \d+\s*$")
+
+
+class Status(enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+@dataclass
+class Case:
+    suite: str
+    name: str
+    status: Status
+    reason: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        d = {"suite": self.suite, "name": self.name, "status": self.status.value}
+        if self.reason:
+            d["reason"] = self.reason
+        return d
+
+
+@dataclass
+class _Result:
+    depth: int
+    ok: bool
+    desc: str
+    directive: str
+    reason: str
+    children: list["_Result"] = field(default_factory=list)
+    missing: int = 0   # results the plan announced but never came
+
+
+def _depth(prefix: str) -> int:
+    d = 0
+    i = 0
+    while i < len(prefix):
+        d += 1
+        i += 4 if prefix.startswith("    ", i) else 2
+    return d
+
+
+def strip_timestamps(text: str) -> list[str]:
+    return [_TIMESTAMP.sub("", ln.rstrip("\r")) for ln in text.splitlines()]
+
+
+def parse_tap(text: str) -> tuple[list[_Result], list[str]]:
+    """Parse a (K)TAP stream; return the top-level results and problems."""
+    lines = strip_timestamps(text)
+    start = next((i for i, ln in enumerate(lines) if _VERSION.match(ln)), None)
+    if start is None:
+        return [], ["no TAP/KTAP stream found"]
+    pending: dict[int, list[_Result]] = {}
+    plans: dict[int, int] = {}
+    problems: list[str] = []
+    for ln in lines[start:]:
+        m = _PLAN.match(ln)
+        if m:
+            d = _depth(m.group("prefix"))
+            plans[d] = int(m.group("n"))
+            continue
+        m = _RESULT.match(ln)
+        if not m:
+            continue
+        d = _depth(m.group("prefix"))
+        desc = (m.group("desc") or "").strip()
+        reason = (m.group("reason") or "").strip()
+        if not m.group("directive") and " # " in desc:
+            # e.g. "not ok 1 selftests: migration: x # exit=139"
+            desc, _, reason = desc.partition(" # ")
+        r = _Result(d, m.group("not") is None, desc.strip(),
+                    (m.group("directive") or "").upper(), reason.strip())
+        kids = pending.pop(d + 1, [])
+        want = plans.pop(d + 1, None)
+        for deeper in [k for k in pending if k > d + 1]:
+            # Results two levels deeper with no parent: a truncated subtest.
+            kids = pending.pop(deeper) + kids
+        r.children = kids
+        if want is not None and len(kids) < want:
+            r.missing = want - len(kids)
+        pending.setdefault(d, []).append(r)
+    top = pending.pop(0, [])
+    for d in sorted(pending):
+        # Subtests that never got their closing result line.
+        problems.append(f"stream ends inside a subtest ({len(pending[d])} results at depth {d} "
+                        "without a parent result)")
+        top += pending[d]
+    want = plans.get(0)
+    if want is not None and len(top) < want:
+        problems.append(f"plan announced {want} results, got {len(top)}")
+    return top, problems
+
+
+def _status(r: _Result) -> Status:
+    if r.directive in ("SKIP",):
+        return Status.SKIP
+    if r.directive == "XFAIL":
+        return Status.PASS if not r.ok else Status.FAIL
+    return Status.PASS if r.ok else Status.FAIL
+
+
+def flatten(results: list[_Result], suite: str, strip_prefix: str = "") -> list[Case]:
+    """Leaves become cases named by their path; see the module comment."""
+    out: list[Case] = []
+
+    def walk(r: _Result, path: list[str]) -> bool:
+        name = r.desc
+        if strip_prefix and name.startswith(strip_prefix):
+            name = name[len(strip_prefix):]
+        here = [*path, name]
+        if not r.children:
+            out.append(Case(suite, ".".join(here), _status(r), r.reason))
+            return out[-1].status is Status.FAIL
+        failed_below = False
+        for c in r.children:
+            failed_below |= walk(c, here)
+        st = _status(r)
+        if r.missing:
+            out.append(Case(suite, ".".join(here), Status.FAIL,
+                            f"{r.missing} announced results missing (crash or timeout?)"))
+            failed_below = True
+        elif st is Status.FAIL and not failed_below:
+            out.append(Case(suite, ".".join(here), Status.FAIL,
+                            r.reason or "failed without a failing subtest (crash, timeout or exit code)"))
+            failed_below = True
+        return failed_below
+
+    for r in results:
+        walk(r, [])
+    return out
+
+
+def kunit_cases(console: str) -> tuple[list[Case], list[str]]:
+    top, problems = parse_tap(console)
+    return flatten(top, "kunit"), problems
+
+
+def selftest_cases(tap: str) -> tuple[list[Case], list[str]]:
+    top, problems = parse_tap(tap)
+    return flatten(top, "selftests", strip_prefix="selftests: "), problems
+
+
+# --- splats --------------------------------------------------------------
+
+_SPLAT = re.compile(
+    r"(Kernel panic - not syncing|\bOops\b|\bBUG: |kernel BUG at|WARNING: |"
+    r"general protection fault|Unable to handle kernel|UBSAN: |KASAN: |KFENCE: |"
+    r"possible circular locking|possible recursive locking|"
+    r"rcu: INFO: rcu_\w+ (self-)?detected stall|INFO: task .* blocked for more than|"
+    r"list_(add|del) corruption|Out of memory: Killed process)")
+
+
+@dataclass(frozen=True)
+class Splat:
+    line_no: int
+    first_lines: tuple[str, ...]
+
+    @property
+    def title(self) -> str:
+        return self.first_lines[0]
+
+
+def find_splats(console: str, context: int = 12) -> list[Splat]:
+    lines = strip_timestamps(console)
+    out = []
+    i = 0
+    while i < len(lines):
+        if _SPLAT.search(lines[i]):
+            out.append(Splat(i + 1, tuple(lines[i:i + context])))
+            i += context
+            continue
+        i += 1
+    return out
+
+
+# --- the lab's own lines from /init ----------------------------------------
+
+def lab_lines(console: str) -> dict[str, str]:
+    """'lab: key rest' lines -> {key: rest} (the last one wins)."""
+    out = {}
+    for ln in strip_timestamps(console):
+        if ln.startswith("lab: "):
+            key, _, rest = ln[5:].partition(" ")
+            out[key] = rest.strip()
+    return out

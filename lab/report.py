@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Stage 7: turn one guest run into cases, summary.json and a verdict.
+
+Besides the KUnit and selftest cases, every run has the lab's own checks as
+cases of the "lab" suite, so a hang, a panic or a WARNING is a failure that
+is counted like any other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from .parse import Case, Status, find_splats, kunit_cases, lab_lines, selftest_cases
+from .profile import Profile
+
+
+@dataclass(frozen=True)
+class Inputs:
+    console: str
+    selftest_tap: str
+    timed_out: bool
+    seconds: float
+    expect_kunit: bool = True
+
+
+def expected_nodes(profile: Profile) -> str:
+    n = len(profile.topology.nodes)
+    return "0" if n == 1 else f"0-{n - 1}"
+
+
+def evaluate(inp: Inputs, profile: Profile) -> tuple[list[Case], dict[str, object]]:
+    cases: list[Case] = []
+    notes = lab_lines(inp.console)
+    lab = "lab"
+
+    def check(name: str, ok: bool, reason: str) -> None:
+        cases.append(Case(lab, name, Status.PASS if ok else Status.FAIL, "" if ok else reason))
+
+    tail = "\n".join(inp.console.splitlines()[-15:])
+    if inp.timed_out:
+        check("guest_completed", False,
+              f"guest hung: killed after {inp.seconds:.0f}s; last lines:\n{tail}")
+    else:
+        check("guest_completed", "done" in notes,
+              f"guest stopped before /init finished (panic or crash?); last lines:\n{tail}")
+    splats = find_splats(inp.console)
+    check("no_splats", not splats,
+          "\n".join(f"console line {s.line_no}:\n    " + "\n    ".join(s.first_lines)
+                    for s in splats[:3]) + (f"\n(+{len(splats) - 3} more)" if len(splats) > 3 else ""))
+    want = expected_nodes(profile)
+    got = notes.get("nodes-online", "")
+    if "nodes-online" in notes or "done" in notes:
+        check("numa_nodes", got == want,
+              f"guest has nodes {got or '(none reported)'} online, topology "
+              f"{profile.topology.name} asks for {want}")
+
+    kc, kproblems = kunit_cases(inp.console)
+    if inp.expect_kunit:
+        check("kunit_stream", bool(kc) and not kproblems, "; ".join(kproblems) or "no KUnit results")
+    cases += kc
+    sc, sproblems = selftest_cases(inp.selftest_tap)
+    check("selftest_stream", bool(sc) and not sproblems, "; ".join(sproblems) or "no selftest results")
+    cases += sc
+    extra = {
+        "guest_kernel": notes.get("kernel", ""),
+        "nodes_online": got,
+        "guest_seconds": round(inp.seconds, 1),
+        "timed_out": inp.timed_out,
+        "splats": [list(s.first_lines) for s in splats],
+    }
+    return cases, extra
+
+
+def counts(cases: list[Case]) -> dict[str, int]:
+    c = Counter(x.status for x in cases)
+    return {"passed": c[Status.PASS], "failed": c[Status.FAIL], "skipped": c[Status.SKIP]}
+
+
+def write_summary(path: Path, meta: dict[str, object], cases: list[Case],
+                  extra: dict[str, object]) -> dict[str, object]:
+    n = counts(cases)
+    summary = {**meta, **extra, "counts": n,
+               "verdict": "PASS" if n["failed"] == 0 else "FAIL",
+               "cases": [c.to_json() for c in cases]}
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def table(cases: list[Case]) -> str:
+    """One row per suite, then the failures and skips with their reasons."""
+    suites: dict[str, Counter[Status]] = {}
+    for c in cases:
+        suites.setdefault(c.suite, Counter())[c.status] += 1
+    rows = [f"  {'suite':<12} {'pass':>5} {'fail':>5} {'skip':>5}"]
+    for s, n in suites.items():
+        rows.append(f"  {s:<12} {n[Status.PASS]:>5} {n[Status.FAIL]:>5} {n[Status.SKIP]:>5}")
+    for c in cases:
+        if c.status is not Status.PASS:
+            reason = c.reason.replace("\n", "\n      ")
+            rows.append(f"  {c.status.value.upper()} {c.suite}: {c.name}" + (f": {reason}" if reason else ""))
+    return "\n".join(rows)
+
+
+def closing_line(cases: list[Case]) -> str:
+    n = counts(cases)
+    return f"{n['passed']} passed, {n['failed']} failed, {n['skipped']} skipped"

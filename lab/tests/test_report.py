@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The verdict: each way a guest run can go wrong fails it."""
+
+import json
+import tempfile
+import unittest
+from pathlib import Path
+
+from lab.parse import Status
+from lab.profile import load_profile
+from lab.report import Inputs, closing_line, evaluate, table, write_summary
+
+DATA = Path(__file__).parent / "data"
+
+
+def run(console: str, tap: str = "selftests-pass.tap", timed_out: bool = False,
+        profile: str = "swapless") -> dict[str, Status]:
+    """Evaluate a recorded console; "ktap-pass.log+x.log" concatenates logs."""
+    text = "".join((DATA / part).read_text() for part in console.split("+"))
+    cases, _ = evaluate(Inputs(text, (DATA / tap).read_text(), timed_out, 12.0),
+                        load_profile(profile))
+    return {f"{c.suite}:{c.name}": c.status for c in cases}
+
+
+def failures(result: dict[str, Status]) -> list[str]:
+    return sorted(k for k, v in result.items() if v is Status.FAIL)
+
+
+class VerdictTest(unittest.TestCase):
+    def test_clean_run_passes(self) -> None:
+        self.assertEqual(failures(run("kunit-pass.log")), [])
+
+    def test_failing_kunit_case(self) -> None:
+        self.assertEqual(failures(run("kunit-fail.log")),
+                         ["kunit:migrate_entry.migrate_entry_pte_round_trip.kind=write pfn=max"])
+
+    def test_failing_selftest(self) -> None:
+        self.assertEqual(failures(run("kunit-pass.log", "selftests-fail.tap")),
+                         ["selftests:migration: move_pages_data.move_pages.private_anon.round_trip"])
+
+    def test_panic(self) -> None:
+        f = failures(run("kunit-truncated.log"))
+        self.assertIn("lab:guest_completed", f)
+        self.assertIn("lab:no_splats", f)
+        self.assertIn("lab:kunit_stream", f)
+
+    def test_warning(self) -> None:
+        self.assertEqual(failures(run("ktap-pass.log+warning.log")), ["lab:no_splats"])
+
+    def test_lockdep(self) -> None:
+        self.assertEqual(failures(run("ktap-pass.log+lockdep.log")), ["lab:no_splats"])
+
+    def test_hang(self) -> None:
+        f = failures(run("ktap-pass.log+hang.log", timed_out=True))
+        self.assertIn("lab:guest_completed", f)
+
+    def test_missing_nodes(self) -> None:
+        self.assertEqual(failures(run("ktap-pass.log+one-node.log")), ["lab:numa_nodes"])
+
+    def test_no_selftest_output(self) -> None:
+        cases, _ = evaluate(Inputs((DATA / "kunit-pass.log").read_text(), "", False, 1.0),
+                            load_profile("swapless"))
+        self.assertEqual([c.name for c in cases if c.status is Status.FAIL], ["selftest_stream"])
+
+
+class SummaryTest(unittest.TestCase):
+    def test_summary_and_closing_line(self) -> None:
+        cases, extra = evaluate(Inputs((DATA / "kunit-fail.log").read_text(),
+                                       (DATA / "selftests-pass.tap").read_text(), False, 3.0),
+                                load_profile("swapless"))
+        with tempfile.TemporaryDirectory() as d:
+            s = write_summary(Path(d) / "summary.json", {"profile": "swapless"}, cases, extra)
+            on_disk = json.loads((Path(d) / "summary.json").read_text())
+        self.assertEqual(on_disk, s)
+        self.assertEqual(s["verdict"], "FAIL")
+        self.assertEqual(s["counts"], {"passed": 7, "failed": 1, "skipped": 2})
+        self.assertEqual(closing_line(cases), "7 passed, 1 failed, 2 skipped")
+        self.assertIn("FAIL kunit: migrate_entry.migrate_entry_pte_round_trip.kind=write pfn=max",
+                      table(cases))
+
+
+if __name__ == "__main__":
+    unittest.main()

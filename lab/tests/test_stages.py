@@ -1,0 +1,114 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Build, initramfs and guest stages with their backends faked."""
+
+import gzip
+import stat
+import tempfile
+import unittest
+from pathlib import Path
+from unittest import mock
+
+from lab import build, guest, initramfs
+from lab.common import LabError
+from lab.profile import load_profile
+
+
+def read_newc(data: bytes) -> dict[str, tuple[int, bytes]]:
+    """Parse a newc archive back: name -> (mode, data)."""
+    out = {}
+    off = 0
+    while True:
+        assert data[off:off + 6] == b"070701", off
+        f = [int(data[off + 6 + 8 * i: off + 14 + 8 * i], 16) for i in range(13)]
+        mode, size, namesize = f[1], f[6], f[11]
+        off += 110
+        name = data[off:off + namesize - 1].decode()
+        off = (off + namesize + 3) & ~3
+        body = data[off:off + size]
+        off = (off + size + 3) & ~3
+        if name == "TRAILER!!!":
+            return out
+        out[name] = (mode, body)
+
+
+class InitramfsTest(unittest.TestCase):
+    def test_archive_round_trip(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            st = Path(d) / "selftests"
+            (st / "migration").mkdir(parents=True)
+            (st / "run_kselftest.sh").write_text("#!/bin/sh\n")
+            (st / "run_kselftest.sh").chmod(0o755)
+            (st / "migration/move_pages_data").write_bytes(b"\x7fELF")
+            (st / "migration/link").symlink_to("move_pages_data")
+            dest = Path(d) / "rd.cpio.gz"
+            with mock.patch.object(initramfs, "BUSYBOX", st / "run_kselftest.sh"):
+                initramfs.build_initramfs(st, load_profile("swapless"), dest)
+            files = read_newc(gzip.decompress(dest.read_bytes()))
+        self.assertEqual(files["init"][1][:18], b"#!/bin/busybox sh\n")
+        self.assertTrue(files["init"][0] & stat.S_IXUSR)
+        self.assertTrue(stat.S_ISDIR(files["kselftest/migration"][0]))
+        self.assertEqual(files["kselftest/migration/move_pages_data"][1], b"\x7fELF")
+        self.assertTrue(stat.S_ISLNK(files["kselftest/migration/link"][0]))
+        self.assertEqual(files["kselftest/migration/link"][1], b"move_pages_data")
+        self.assertIn("dev", files)
+
+    def test_missing_selftests(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            with self.assertRaisesRegex(LabError, "run_kselftest.sh"):
+                initramfs.build_initramfs(Path(d), load_profile("swapless"), Path(d) / "x")
+
+
+class BuildTest(unittest.TestCase):
+    def test_compiler_error_lines(self) -> None:
+        """A broken build stops the run and shows the error, not the whole log."""
+        with tempfile.TemporaryDirectory() as d:
+            src = Path(d) / "src"
+            src.mkdir()
+            (src / "Makefile").write_text(
+                "all bzImage headers_install:\n"
+                + "".join(f"\t@echo '  CC      mm/f{i}.o'\n" for i in range(50))
+                + "\t@echo \"mm/migrate.c:120:9: error: expected ';' before 'return'\"\n"
+                + "\t@false\n")
+            with self.assertRaises(LabError) as cm:
+                build.build_kernel(src, Path(d) / "out", Path(d) / "build.log")
+        msg = str(cm.exception)
+        self.assertIn("mm/migrate.c:120:9: error: expected ';'", msg)
+        self.assertNotIn("mm/f3.o", msg)
+
+
+class GuestTest(unittest.TestCase):
+    def fake_qemu(self, d: Path, body: str) -> str:
+        q = d / "fake-qemu"
+        q.write_text("#!/bin/sh\n" + body)
+        q.chmod(0o755)
+        return str(q)
+
+    def test_command_has_numa_and_second_serial(self) -> None:
+        cmd = guest.qemu_command(Path("/k"), Path("/rd"), load_profile("swap"),
+                                 [Path("/a.img"), Path("/b.img")], Path("/tap"), icount=True)
+        self.assertIn("node,nodeid=0,memdev=m0,cpus=0-1", cmd)
+        self.assertEqual(cmd[cmd.index("-icount") + 1], "shift=0,sleep=off")
+        self.assertIn("file:/tap", cmd)
+        self.assertEqual(sum(a.startswith("virtio-blk-pci") for a in cmd), 2)
+
+    def test_hung_guest_is_killed(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            q = self.fake_qemu(Path(d), "echo booting\nexec sleep 60\n")
+            with mock.patch.object(guest, "QEMU", q):
+                r = guest.boot(Path("/k"), Path("/rd"), load_profile("swapless"), Path(d), timeout=1.5)
+            self.assertTrue(r.timed_out)
+            self.assertLess(r.seconds, 10)
+            self.assertEqual(r.console.read_text(), "booting\n")
+
+    def test_guest_output_captured(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            q = self.fake_qemu(Path(d), "echo 'lab: done'\nexit 0\n")
+            with mock.patch.object(guest, "QEMU", q):
+                r = guest.boot(Path("/k"), Path("/rd"), load_profile("swap"), Path(d), timeout=30)
+            self.assertFalse(r.timed_out)
+            self.assertEqual(r.console.read_text(), "lab: done\n")
+            self.assertFalse((Path(d) / "ext4.img").exists())
+
+
+if __name__ == "__main__":
+    unittest.main()
