@@ -200,6 +200,16 @@ def find_splats(console: str, context: int = 12) -> list[Splat]:
 
 # --- the lab's own lines from /init ----------------------------------------
 
+def lab_node_lines(console: str) -> dict[int, str]:
+    """'lab: node N <memory> cpus <cpulist>' -> {N: cpulist}."""
+    out = {}
+    for ln in strip_timestamps(console):
+        m = re.match(r"^lab: node (\d+) \S+ cpus ?(\S*)\s*$", ln)
+        if m:
+            out[int(m.group(1))] = m.group(2)
+    return out
+
+
 def lab_lines(console: str) -> dict[str, str]:
     """'lab: key rest' lines -> {key: rest} (the last one wins)."""
     out = {}

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .parse import Case, Status, find_splats, kunit_cases, lab_lines, selftest_cases
+from .parse import Case, Status, find_splats, kunit_cases, lab_lines, lab_node_lines, selftest_cases
 from .profile import Profile
 
 
@@ -26,9 +26,17 @@ class Inputs:
     expect_kunit: bool = True
 
 
-def expected_nodes(profile: Profile) -> str:
-    n = len(profile.topology.nodes)
-    return "0" if n == 1 else f"0-{n - 1}"
+def cpulist(ids: list[int] | tuple[int, ...]) -> str:
+    """Contiguous ids as the kernel prints them: (), (0,), (2, 3) -> "", "0", "2-3"."""
+    if not ids:
+        return ""
+    return str(ids[0]) if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
+
+
+def expected_topology(profile: Profile) -> tuple[str, str, dict[int, str]]:
+    t = profile.topology
+    return (cpulist(list(range(len(t.nodes)))), cpulist(list(range(t.vcpus))),
+            {i: cpulist(n.cpus) for i, n in enumerate(t.nodes)})
 
 
 def evaluate(inp: Inputs, profile: Profile) -> tuple[list[Case], dict[str, object]]:
@@ -50,12 +58,16 @@ def evaluate(inp: Inputs, profile: Profile) -> tuple[list[Case], dict[str, objec
     check("no_splats", not splats,
           "\n".join(f"console line {s.line_no}:\n    " + "\n    ".join(s.first_lines)
                     for s in splats[:3]) + (f"\n(+{len(splats) - 3} more)" if len(splats) > 3 else ""))
-    want = expected_nodes(profile)
+    want_nodes, want_cpus, want_node_cpus = expected_topology(profile)
     got = notes.get("nodes-online", "")
+    got_cpus = notes.get("cpus-online", "")
+    got_node_cpus = lab_node_lines(inp.console)
     if "nodes-online" in notes or "done" in notes:
-        check("numa_nodes", got == want,
-              f"guest has nodes {got or '(none reported)'} online, topology "
-              f"{profile.topology.name} asks for {want}")
+        check("numa_topology",
+              (got, got_cpus, got_node_cpus) == (want_nodes, want_cpus, want_node_cpus),
+              f"guest has nodes {got or '(none)'} with cpus {got_node_cpus} ({got_cpus or 'none'} "
+              f"online); topology {profile.topology.name} asks for nodes {want_nodes} "
+              f"with cpus {want_node_cpus}")
 
     kc, kproblems = kunit_cases(inp.console)
     if inp.expect_kunit:
@@ -67,6 +79,8 @@ def evaluate(inp: Inputs, profile: Profile) -> tuple[list[Case], dict[str, objec
     extra = {
         "guest_kernel": notes.get("kernel", ""),
         "nodes_online": got,
+        "cpus_online": got_cpus,
+        "node_cpus": {str(k): v for k, v in got_node_cpus.items()},
         "guest_seconds": round(inp.seconds, 1),
         "timed_out": inp.timed_out,
         "splats": [list(s.first_lines) for s in splats],

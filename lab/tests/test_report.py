@@ -55,7 +55,18 @@ class VerdictTest(unittest.TestCase):
         self.assertIn("lab:guest_completed", f)
 
     def test_missing_nodes(self) -> None:
-        self.assertEqual(failures(run("ktap-pass.log+one-node.log")), ["lab:numa_nodes"])
+        self.assertEqual(failures(run("ktap-pass.log+one-node.log")), ["lab:numa_topology"])
+
+    def test_cpus_missing_from_a_node(self) -> None:
+        """NR_CPUS=2 leaves node 1 memory-only: the topology check must see it."""
+        self.assertEqual(failures(run("ktap-pass.log+two-cpus.log")), ["lab:numa_topology"])
+
+    def test_memory_only_node_expected(self) -> None:
+        from lab.report import cpulist, expected_topology
+        from lab.profile import with_topology
+        p = with_topology(load_profile("swapless"), "1cpu-memnode")
+        self.assertEqual(expected_topology(p), ("0-1", "0", {0: "0", 1: ""}))
+        self.assertEqual(cpulist((2, 3)), "2-3")
 
     def test_no_selftest_output(self) -> None:
         cases, _ = evaluate(Inputs((DATA / "kunit-pass.log").read_text(), "", False, 1.0),
