@@ -10,7 +10,7 @@ LAB_ARGS := --profiles $(PROFILES) --timeout $(TIMEOUT) \
 	$(if $(BASE),--base) $(if $(TOPOLOGY),--topology $(TOPOLOGY)) \
 	$(if $(ICOUNT),--icount) $(if $(RESULTS),--results $(RESULTS))
 
-.PHONY: run test unit build deps profiles clean-cache
+.PHONY: run test unit build kunit mutants deps profiles clean-cache
 
 run: deps
 	$(PYTHON) -m lab run $(LAB_ARGS)
@@ -23,6 +23,13 @@ unit:
 
 build: deps
 	$(PYTHON) -m lab build $(LAB_ARGS)
+
+kunit: deps
+	$(PYTHON) -m lab kunit --timeout $(TIMEOUT)
+
+# One mutant at a time: M=name (or M=a,b).  Guests get a shorter timeout.
+mutants: deps
+	$(PYTHON) -m lab mutants --timeout $(or $(MUTANT_TIMEOUT),300) $(if $(M),--only $(M))
 
 profiles:
 	$(PYTHON) -m lab profiles

@@ -5,6 +5,9 @@
   test    the lab's own unit tests, then `run` (what .ci/run calls)
   unit    only the lab's own unit tests
   build   only prepare the tree, configure and build (no guest)
+  kunit   run our KUnit suites through the kernel's own kunit.py, with the
+          two-node QEMU config lab/kunit/x86_64_numa.py
+  mutants re-inject the bugs in mutants/ one at a time; each must be killed
   parse   re-read a results folder's logs and print its verdict again
   profiles  list profiles and topologies
 """
@@ -14,14 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 import unittest
 from pathlib import Path
 from typing import Callable
 
-from . import guest, pipeline, report
-from .common import LAB, REPO, LabError, stage
+from . import build, mutants, pipeline, report, tree
+from .common import LAB, REPO, LabError, cache_dir, quote, stage
 from .parse import Case, Status
 from .profile import PROFILE_DIR, TOPOLOGIES, load_profile, with_topology
 
@@ -41,29 +45,8 @@ def run_profile(name: str, args: argparse.Namespace) -> list[Case]:
     tree_kind = "base" if args.base else "patched"
     out = pipeline.results_dir(profile, tree_kind, Path(args.results))
     stage("profile", f"{profile.name} ({profile.description}); results in {out}")
-    built = pipeline.build_all(profile, tree_kind, out)
-    initrd = pipeline.pack(built, profile, out)
-    run = guest.boot(built.image, initrd, profile, out, args.timeout,
-                     icount=args.icount, append=args.append)
-    stage("parse", f"{run.console.name}, {run.selftest_tap.name}")
-    cases, extra = report.evaluate(
-        report.Inputs(run.console.read_text(errors="replace"),
-                      run.selftest_tap.read_text(errors="replace"),
-                      run.timed_out, run.seconds,
-                      expect_kunit=tree_kind == "patched"), profile)
-    meta = {
-        "profile": profile.name,
-        "tree": tree_kind,
-        "base_version": {"kernel": built.base.kernel_version,
-                         "debian_package": built.base.debian_version},
-        "topology": {"name": profile.topology.name, "vcpus": profile.topology.vcpus,
-                     "nodes": [{"mem_mib": n.mem_mib, "cpus": list(n.cpus)}
-                               for n in profile.topology.nodes]},
-        "kernel_image": str(built.image),
-        "results_dir": str(out),
-        "qemu_command": list(run.command),
-    }
-    summary = report.write_summary(out / "summary.json", meta, cases, extra)
+    cases, summary = pipeline.run_one(profile, tree_kind, out, pipeline.GuestOptions(
+        args.timeout, args.icount, args.append))
     print(f"\n== {profile.name} ({tree_kind}, {profile.topology.name}): {summary['verdict']}")
     print(report.table(cases))
     print(f"  {report.closing_line(cases)}; results: {out}\n", flush=True)
@@ -148,6 +131,22 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def kunit_command(src: Path, build_dir: Path, timeout: float) -> list[str]:
+    return ["/usr/bin/python3", "-B", str(src / "tools/testing/kunit/kunit.py"), "run",
+            f"--kunitconfig={src / 'mm/tests'}",
+            f"--qemu_config={LAB / 'kunit/x86_64_numa.py'}",
+            f"--build_dir={build_dir}", f"--jobs={build.jobs()}",
+            f"--timeout={int(timeout)}", f"--make_options={build.make_vars()[0]}"]
+
+
+def cmd_kunit(args: argparse.Namespace) -> int:
+    src = tree.patched_tree(tree.base_tree())
+    build_dir = cache_dir() / "build" / "kunit-py"
+    cmd = kunit_command(src, build_dir, args.timeout)
+    stage("kunit.py", quote(cmd))
+    return subprocess.run(cmd, cwd=src, env=build.build_env(), check=False).returncode
+
+
 def cmd_parse(args: argparse.Namespace) -> int:
     out = Path(args.dir).resolve()
     summary = json.loads((out / "summary.json").read_text())
@@ -161,6 +160,10 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return _finish(cases)
 
 
+def cmd_mutants(args: argparse.Namespace) -> int:
+    return mutants.run(args.only, args.timeout, Path(args.results))
+
+
 def cmd_profiles(args: argparse.Namespace) -> int:
     for p in sorted(PROFILE_DIR.glob("*.toml")):
         prof = load_profile(p.stem)
@@ -172,7 +175,8 @@ def cmd_profiles(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run, "test": cmd_test, "unit": cmd_unit, "build": cmd_build,
-    "parse": cmd_parse, "profiles": cmd_profiles,
+    "parse": cmd_parse, "profiles": cmd_profiles, "kunit": cmd_kunit,
+    "mutants": cmd_mutants,
 }
 
 
@@ -190,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--icount", action="store_true", help="deterministic -icount shift=0,sleep=off")
     ap.add_argument("--append", default="", help="extra kernel command line")
     ap.add_argument("--results", default=str(REPO / "results"), help="results root")
+    ap.add_argument("--only", default=None, help="mutants: only these (comma-separated)")
     args = ap.parse_args(argv)
     if args.command == "parse" and not args.dir:
         ap.error("parse needs a results folder")

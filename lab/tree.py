@@ -139,7 +139,8 @@ def insert_maintainers(pristine_text: str, section: str) -> str:
     return pristine_text.rstrip("\n") + "\n\n" + section
 
 
-def staged_contents(pristine: Path, repo: Path = REPO) -> dict[str, tuple[bytes, int]]:
+def staged_contents(pristine: Path, repo: Path = REPO,
+                    extra: tuple[Path, ...] = ()) -> dict[str, tuple[bytes, int]]:
     """Apply overlay + series to a sparse scratch copy; return its files.
 
     Raises LabError naming the patch and printing the rejected hunks when a
@@ -156,7 +157,7 @@ def staged_contents(pristine: Path, repo: Path = REPO) -> dict[str, tuple[bytes,
             text = insert_maintainers((pristine / "MAINTAINERS").read_text(),
                                       (repo / "MAINTAINERS").read_text())
             (scratch / "MAINTAINERS").write_text(text)
-        for patch in read_series(repo):
+        for patch in [*read_series(repo), *extra]:
             for rel in patch_targets(patch):
                 dst = scratch / rel
                 if not dst.exists() and (pristine / rel).is_file():
@@ -179,8 +180,12 @@ def staged_contents(pristine: Path, repo: Path = REPO) -> dict[str, tuple[bytes,
         return out
 
 
-def patched_tree(base: BaseTree, repo: Path = REPO) -> Path:
-    """Bring the patched tree in line with the repository; return its path."""
+def patched_tree(base: BaseTree, repo: Path = REPO, extra: tuple[Path, ...] = ()) -> Path:
+    """Bring the patched tree in line with the repository; return its path.
+
+    @extra patches (mutants) are applied after the series; the next call
+    without them restores the files they touched.
+    """
     top = cache_dir() / "trees" / base.debian_version
     tree = top / "patched"
     manifest_path = top / "patched.manifest.json"
@@ -192,8 +197,9 @@ def patched_tree(base: BaseTree, repo: Path = REPO) -> Path:
         subprocess.run(["cp", "-al", str(base.path), str(tmp)], check=True)
         tmp.rename(tree)
         manifest_path.unlink(missing_ok=True)
-    stage("patch", f"overlay + {len(read_series(repo))} patches from patches/series")
-    desired = staged_contents(base.path, repo)
+    stage("patch", f"overlay + {len(read_series(repo))} patches from patches/series"
+          + "".join(f" + {p.name}" for p in extra))
+    desired = staged_contents(base.path, repo, extra)
     try:
         previous = set(json.loads(manifest_path.read_text()))
     except (OSError, ValueError):

@@ -112,3 +112,18 @@ class GuestTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class KunitPyTest(unittest.TestCase):
+    def test_command_uses_absolute_paths_and_numa_config(self) -> None:
+        from lab.__main__ import kunit_command
+        cmd = kunit_command(Path("/t/patched"), Path("/c/kunit"), 600)
+        self.assertEqual(cmd[2:4], ["/t/patched/tools/testing/kunit/kunit.py", "run"])
+        self.assertIn("--kunitconfig=/t/patched/mm/tests", cmd)
+        qc = next(a for a in cmd if a.startswith("--qemu_config="))
+        path = Path(qc.split("=", 1)[1])
+        self.assertTrue(path.is_absolute() and path.is_file())
+        text = path.read_text()
+        self.assertIn("node,nodeid=1,cpus=2-3,memdev=m1", text)
+        self.assertIn("'-smp', '4,sockets=2,cores=2,threads=1'", text)
+        self.assertIn("--build_dir=/c/kunit", cmd)

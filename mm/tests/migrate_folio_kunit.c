@@ -186,6 +186,29 @@ static struct migrate_map migrate_read_map(struct mm_struct *mm, unsigned long a
 	return m;
 }
 
+/*
+ * Every page in [addr, addr + nr pages) is mapped by a present pte or pmd:
+ * no migration entry was left behind.  Asserted before any access, since
+ * touching a leftover entry whose folio is unlocked would refault forever.
+ */
+static void migrate_assert_no_entries(struct kunit *test, unsigned long addr, int nr)
+{
+	struct mm_struct *mm = current->mm;
+	struct migrate_map m = { .none = true };
+	int i, bad = -1;
+
+	mmap_read_lock(mm);
+	for (i = 0; i < nr && bad < 0; i++) {
+		m = migrate_read_map(mm, addr + i * PAGE_SIZE);
+		if (m.none || (m.pmd_level ? !pmd_present(m.pmd) : !pte_present(m.pte)))
+			bad = i;
+	}
+	mmap_read_unlock(mm);
+	KUNIT_ASSERT_EQ_MSG(test, bad, -1, "page %d: %s %#lx left behind", bad,
+			    m.pmd_level ? "pmd" : "pte",
+			    m.pmd_level ? (unsigned long)pmd_val(m.pmd) : (unsigned long)pte_val(m.pte));
+}
+
 /* Isolate @nr folios and migrate them to @nid; return migrate_pages()'s result. */
 static int migrate_folios_to(struct kunit *test, struct folio **folios, int nr, int nid,
 			     unsigned int *succeeded)
@@ -196,9 +219,13 @@ static int migrate_folios_to(struct kunit *test, struct folio **folios, int nr, 
 
 	/* Freshly faulted folios may still sit in a per-CPU LRU batch. */
 	lru_add_drain_all();
-	for (i = 0; i < nr; i++)
-		KUNIT_ASSERT_TRUE_MSG(test, isolate_folio_to_list(folios[i], &list),
-				      "cannot isolate folio %d (pfn %#lx)", i, folio_pfn(folios[i]));
+	for (i = 0; i < nr; i++) {
+		if (!isolate_folio_to_list(folios[i], &list)) {
+			putback_movable_pages(&list);
+			KUNIT_FAIL_AND_ABORT(test, "cannot isolate folio %d (pfn %#lx)",
+					     i, folio_pfn(folios[i]));
+		}
+	}
 	t->target = nid;
 	rc = migrate_pages(&list, migrate_alloc_on_node, NULL, (unsigned long)t,
 			   MIGRATE_SYNC, MR_SYSCALL, succeeded);
@@ -289,6 +316,7 @@ static void migrate_folio_anon(struct kunit *test)
 		KUNIT_ASSERT_EQ_MSG(test, migrate_folios_to(test, folios, MIGRATE_NR_PAGES, nid,
 							    &succeeded), 0, "round %d", round);
 		KUNIT_EXPECT_EQ(test, succeeded, MIGRATE_NR_PAGES);
+		migrate_assert_no_entries(test, addr, MIGRATE_NR_PAGES);
 		lru_add_drain_all();
 
 		for (i = 0; i < MIGRATE_NR_PAGES; i++) {
@@ -427,28 +455,8 @@ static void migrate_folio_unmapped_state(struct kunit *test)
 			exclusive);
 	folio_unlock(folio);
 	mmap_read_unlock(mm);
+	migrate_assert_no_entries(test, addr, 1);
 	migrate_expect_data(test, addr, 1, 0);
-}
-
-/* No pte in [addr, addr + nr pages) holds a migration entry. */
-static void migrate_expect_no_entries(struct kunit *test, unsigned long addr, int nr)
-{
-	struct mm_struct *mm = current->mm;
-	int i;
-
-	mmap_read_lock(mm);
-	for (i = 0; i < nr; i++) {
-		struct migrate_map m = migrate_read_map(mm, addr + i * PAGE_SIZE);
-
-		KUNIT_EXPECT_FALSE_MSG(test, m.none, "page %d unmapped", i);
-		if (m.pmd_level)
-			KUNIT_EXPECT_FALSE_MSG(test, is_pmd_migration_entry(m.pmd), "page %d", i);
-		else
-			KUNIT_EXPECT_TRUE_MSG(test, pte_present(m.pte),
-					      "page %d: pte %#lx left behind", i,
-					      (unsigned long)pte_val(m.pte));
-	}
-	mmap_read_unlock(mm);
 }
 
 enum migrate_failure { MIGRATE_FAIL_EXTRA_REF, MIGRATE_FAIL_ALLOC };
@@ -517,7 +525,7 @@ static void migrate_folio_rollback(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, succeeded, MIGRATE_NR_PAGES / 2);
 		KUNIT_EXPECT_EQ(test, t->alloc_calls, MIGRATE_NR_PAGES / 2);
 	}
-	migrate_expect_no_entries(test, addr, MIGRATE_NR_PAGES);
+	migrate_assert_no_entries(test, addr, MIGRATE_NR_PAGES);
 	migrate_lookup(test, addr, MIGRATE_NR_PAGES, folios, 0);
 	for (i = 0; i < MIGRATE_NR_PAGES; i++) {
 		if (folio_nid(folios[i]) == dst_nid) {
@@ -562,6 +570,8 @@ static void migrate_folio_shmem_two_mappings(struct kunit *test)
 		migrate_expect_data(test, b, MIGRATE_NR_PAGES, round);
 		migrate_lookup(test, a, MIGRATE_NR_PAGES, folios, 0);
 		KUNIT_ASSERT_EQ(test, migrate_folios_to(test, folios, MIGRATE_NR_PAGES, nid, NULL), 0);
+		migrate_assert_no_entries(test, a, MIGRATE_NR_PAGES);
+		migrate_assert_no_entries(test, b, MIGRATE_NR_PAGES);
 		for (i = 0; i < MIGRATE_NR_PAGES; i++) {
 			struct page *pa = migrate_page_at(test, a + i * PAGE_SIZE, 0);
 			struct page *pb = migrate_page_at(test, b + i * PAGE_SIZE, 0);
@@ -635,6 +645,7 @@ static void migrate_folio_thp_pmd(struct kunit *test)
 	mmap_read_unlock(mm);
 
 	KUNIT_ASSERT_EQ(test, migrate_folios_to(test, &thp, 1, nid, NULL), 0);
+	migrate_assert_no_entries(test, huge, HPAGE_PMD_NR);
 	migrate_lookup(test, huge, 1, &folio, 0);
 	KUNIT_EXPECT_NE(test, folio_pfn(folio), folio_pfn(thp));
 	KUNIT_EXPECT_EQ(test, folio_nid(folio), nid);
@@ -664,12 +675,14 @@ static void migrate_folio_thp_pte_mapped(struct kunit *test)
 	nid = folio_nid(thp) == t->nid[0] ? t->nid[1] : t->nid[0];
 	mmap_write_lock(mm);
 	vma = vma_lookup(mm, huge);
-	KUNIT_ASSERT_NOT_NULL(test, vma);
-	split_huge_pmd_address(vma, huge, false, NULL);
+	if (vma)
+		split_huge_pmd_address(vma, huge, false, NULL);
 	mmap_write_unlock(mm);
+	KUNIT_ASSERT_NOT_NULL(test, vma);
 	KUNIT_ASSERT_TRUE(test, folio_test_large(thp));
 
 	KUNIT_ASSERT_EQ(test, migrate_folios_to(test, &thp, 1, nid, NULL), 0);
+	migrate_assert_no_entries(test, huge, HPAGE_PMD_NR);
 	mmap_read_lock(mm);
 	for (i = 0; i < HPAGE_PMD_NR; i++) {
 		struct migrate_map m = migrate_read_map(mm, huge + i * PAGE_SIZE);
@@ -734,7 +747,8 @@ static void migrate_folio_mprotect_entry(struct kunit *test)
 	folio_lock(folio);
 	try_to_migrate(folio, 0);
 	m = migrate_read_map(mm, addr);
-	KUNIT_ASSERT_TRUE(test, !m.none && !m.pmd_level && is_swap_pte(m.pte));
+	/* No assertions while holding locks: a failed one would leave them held. */
+	KUNIT_EXPECT_TRUE(test, !m.none && !m.pmd_level && is_swap_pte(m.pte));
 	KUNIT_EXPECT_TRUE(test, is_writable_migration_entry(pte_to_swp_entry(m.pte)));
 
 	KUNIT_EXPECT_EQ(test, migrate_mprotect_readonly(mm, addr), 0);
@@ -752,6 +766,7 @@ static void migrate_folio_mprotect_entry(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, PageAnonExclusive(&folio->page));
 	folio_unlock(folio);
 	mmap_write_unlock(mm);
+	migrate_assert_no_entries(test, addr, 1);
 	migrate_expect_data(test, addr, 1, 0);
 }
 

@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The mutant catalogue: headers, selection and the killed/survived table."""
+
+import tempfile
+import unittest
+from pathlib import Path
+from unittest import mock
+
+from lab import mutants
+from lab.common import LabError
+
+
+class CatalogueTest(unittest.TestCase):
+    def test_shipped_mutants_parse(self) -> None:
+        found = mutants.catalogue()
+        self.assertGreaterEqual(len(found), 5)
+        for m in found:
+            self.assertTrue(m.breaks and m.origin and m.expect, m.name)
+            self.assertIn("--- a/", m.path.read_text())
+
+    def test_bad_headers(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "x.patch"
+            p.write_text("Mutant: x\nBreaks: b\n--- a/f\n+++ b/f\n")
+            with self.assertRaisesRegex(LabError, "header lacks Origin, Expect"):
+                mutants.parse_header(p)
+            p.write_text("Mutant: y\nBreaks: b\nOrigin: o\nExpect: e\n--- a/f\n")
+            with self.assertRaisesRegex(LabError, "does not match the file name"):
+                mutants.parse_header(p)
+
+    def test_unknown_selection(self) -> None:
+        with self.assertRaisesRegex(LabError, "unknown mutant"):
+            mutants.catalogue("no-such-mutant")
+        with tempfile.TemporaryDirectory() as d, mock.patch.object(mutants, "MUTANT_DIR", Path(d)):
+            with self.assertRaisesRegex(LabError, "no mutants"):
+                mutants.catalogue()
+
+    def test_table_marks_survivors(self) -> None:
+        m = mutants.Mutant("m", Path("m.patch"), "breaks x", "seeds", ("kunit:a.b",))
+        killed = mutants.Outcome(m, True, ["kunit:a.b.param=1"], 12.0)
+        wrong = mutants.Outcome(m, True, ["lab:no_splats"], 3.0)
+        survived = mutants.Outcome(m, False, [], 5.0)
+        self.assertTrue(killed.expected_seen)
+        self.assertFalse(wrong.expected_seen)
+        text = mutants.table([killed, wrong, survived])
+        self.assertIn("| m | breaks x | seeds | killed | kunit:a.b.param=1 | 12s |", text)
+        self.assertIn("killed (not by the expected case)", text)
+        self.assertIn("**SURVIVED**", text)
+
+
+if __name__ == "__main__":
+    unittest.main()
