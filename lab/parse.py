@@ -124,14 +124,19 @@ def _status(r: _Result) -> Status:
     return Status.PASS if r.ok else Status.FAIL
 
 
-def flatten(results: list[_Result], suite: str, strip_prefix: str = "") -> list[Case]:
-    """Leaves become cases named by their path; see the module comment."""
+_KSELFTEST_NAME = re.compile(r"^selftests: (\S+): (\S+)$")
+
+
+def flatten(results: list[_Result], suite: str) -> list[Case]:
+    """Leaves become cases named by their path; see the module comment.
+
+    kselftest's "selftests: migration: move_pages_data" becomes
+    "migration/move_pages_data", so case names have no spaces.
+    """
     out: list[Case] = []
 
     def walk(r: _Result, path: list[str]) -> bool:
-        name = r.desc
-        if strip_prefix and name.startswith(strip_prefix):
-            name = name[len(strip_prefix):]
+        name = _KSELFTEST_NAME.sub(r"\1/\2", r.desc)
         here = [*path, name]
         if not r.children:
             out.append(Case(suite, ".".join(here), _status(r), r.reason))
@@ -162,7 +167,7 @@ def kunit_cases(console: str) -> tuple[list[Case], list[str]]:
 
 def selftest_cases(tap: str) -> tuple[list[Case], list[str]]:
     top, problems = parse_tap(tap)
-    return flatten(top, "selftests", strip_prefix="selftests: "), problems
+    return flatten(top, "selftests"), problems
 
 
 # --- splats --------------------------------------------------------------

@@ -59,22 +59,22 @@ class KselftestTapTest(unittest.TestCase):
         cases, problems = selftest_cases(read("selftests-pass.tap"))
         self.assertEqual(problems, [])
         self.assertEqual([(c.name, c.status) for c in cases], [
-            ("migration: move_pages_data.move_pages.private_anon.round_trip", Status.PASS),
-            ("migration: move_pages_data.move_pages.shared_anon.round_trip", Status.SKIP),
+            ("migration/move_pages_data.move_pages.private_anon.round_trip", Status.PASS),
+            ("migration/move_pages_data.move_pages.shared_anon.round_trip", Status.SKIP),
         ])
         self.assertEqual(cases[1].reason, "needs two nodes with memory")
 
     def test_failing_case_counted_once(self) -> None:
         cases, _ = selftest_cases(read("selftests-fail.tap"))
         failed = [c.name for c in cases if c.status is Status.FAIL]
-        self.assertEqual(failed, ["migration: move_pages_data.move_pages.private_anon.round_trip"])
+        self.assertEqual(failed, ["migration/move_pages_data.move_pages.private_anon.round_trip"])
 
     def test_crashed_binary_is_a_failure(self) -> None:
         """A binary that dies mid-run: its passed cases stay, the binary fails."""
         cases, problems = selftest_cases(read("selftests-crash.tap"))
         failed = [c for c in cases if c.status is Status.FAIL]
         self.assertEqual(len(failed), 1)
-        self.assertEqual(failed[0].name, "migration: move_pages_data")
+        self.assertEqual(failed[0].name, "migration/move_pages_data")
         self.assertIn("1 announced results missing", failed[0].reason)
         self.assertEqual(problems, ["plan announced 2 results, got 1"])
 
@@ -83,7 +83,7 @@ class KselftestTapTest(unittest.TestCase):
         cases, problems = selftest_cases(tap)
         self.assertEqual(problems, [])
         self.assertEqual([(c.name, c.status, c.reason) for c in cases],
-                         [("migration: x", Status.FAIL, "exit=1")])
+                         [("migration/x", Status.FAIL, "exit=1")])
 
 
 class SplatTest(unittest.TestCase):

@@ -36,7 +36,7 @@ class VerdictTest(unittest.TestCase):
 
     def test_failing_selftest(self) -> None:
         self.assertEqual(failures(run("kunit-pass.log", "selftests-fail.tap")),
-                         ["selftests:migration: move_pages_data.move_pages.private_anon.round_trip"])
+                         ["selftests:migration/move_pages_data.move_pages.private_anon.round_trip"])
 
     def test_panic(self) -> None:
         f = failures(run("kunit-truncated.log"))

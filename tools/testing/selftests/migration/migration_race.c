@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Races with migration entries in flight: a thread moves the pages back
+ * and forth between two nodes with move_pages(2) while the main thread
+ * forks or changes the protection.  These are the seeds' bugs:
+ *
+ * - fork() copying a write migration entry into a COW child without
+ *   making it a read entry: after the move, parent and child would share
+ *   one writable page, and the child's writes would show in the parent;
+ * - mprotect(PROT_READ) leaving a write migration entry writable: after
+ *   the move, a write to the read-only range would succeed.
+ *
+ * Each case runs a bounded number of rounds and reports how many of them
+ * overlapped a move_pages() call; it skips when none did, since it then
+ * proved nothing.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <numa.h>
+#include <numaif.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../kselftest_harness.h"
+
+#define NR_PAGES	32
+#define NR_ROUNDS	100
+
+struct mover {
+	pthread_t thread;
+	void *pages[NR_PAGES];
+	int nodes[2];
+	atomic_int stop;
+	atomic_int in_flight;	/* a move_pages() call is running */
+	atomic_long moves;	/* completed move_pages() calls */
+	atomic_long errors;
+	int last_errno;
+};
+
+/* Move all pages to the other node, forever, until told to stop. */
+static void *mover_fn(void *arg)
+{
+	struct mover *m = arg;
+	int nodes[NR_PAGES], status[NR_PAGES];
+	int i, turn = 0;
+
+	while (!atomic_load(&m->stop)) {
+		for (i = 0; i < NR_PAGES; i++)
+			nodes[i] = m->nodes[turn & 1];
+		atomic_store(&m->in_flight, 1);
+		if (move_pages(0, NR_PAGES, m->pages, nodes, status, MPOL_MF_MOVE) < 0) {
+			m->last_errno = errno;
+			atomic_fetch_add(&m->errors, 1);
+		}
+		atomic_store(&m->in_flight, 0);
+		atomic_fetch_add(&m->moves, 1);
+		turn++;
+	}
+	return NULL;
+}
+
+/* Wait until the mover has finished @n more complete calls (bounded by the harness timeout). */
+static void mover_wait(struct mover *m, long n)
+{
+	long target = atomic_load(&m->moves) + n;
+
+	while (atomic_load(&m->moves) < target)
+		sched_yield();
+}
+
+static int memory_nodes(int *a, int *b)
+{
+	int n, found = 0;
+
+	for (n = 0; n <= numa_max_node() && found < 2; n++) {
+		if (!numa_bitmask_isbitset(numa_all_nodes_ptr, n))
+			continue;
+		if (found++ == 0)
+			*a = n;
+		else
+			*b = n;
+	}
+	return found >= 2 ? 0 : -1;
+}
+
+static uint64_t pattern(size_t page, size_t word, int round)
+{
+	return ((uint64_t)page << 40) ^ ((uint64_t)round << 24) ^ word ^ 0x7061726eULL;
+}
+
+static void fill(char *mem, size_t psize, int round)
+{
+	size_t p, w;
+
+	for (p = 0; p < NR_PAGES; p++)
+		for (w = 0; w < psize / 8; w++)
+			((uint64_t *)(mem + p * psize))[w] = pattern(p, w, round);
+}
+
+/* First page whose contents differ from @round's pattern, or -1. */
+static long first_bad(const char *mem, size_t psize, int round, size_t *word, uint64_t *got)
+{
+	size_t p, w;
+
+	for (p = 0; p < NR_PAGES; p++) {
+		for (w = 0; w < psize / 8; w++) {
+			uint64_t v = ((const uint64_t *)(mem + p * psize))[w];
+
+			if (v != pattern(p, w, round)) {
+				*word = w;
+				*got = v;
+				return p;
+			}
+		}
+	}
+	return -1;
+}
+
+FIXTURE(race)
+{
+	size_t psize;
+	char *mem;
+	struct mover mover;
+	int started;
+};
+
+FIXTURE_SETUP(race)
+{
+	int i;
+
+	if (numa_available() < 0)
+		SKIP(return, "NUMA is not available in this kernel");
+	memset(&self->mover, 0, sizeof(self->mover));
+	if (memory_nodes(&self->mover.nodes[0], &self->mover.nodes[1]))
+		SKIP(return, "needs two nodes with memory");
+	self->psize = sysconf(_SC_PAGESIZE);
+	self->mem = mmap(NULL, NR_PAGES * self->psize, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(self->mem, MAP_FAILED);
+	fill(self->mem, self->psize, 0);
+	for (i = 0; i < NR_PAGES; i++)
+		self->mover.pages[i] = self->mem + i * self->psize;
+	ASSERT_EQ(pthread_create(&self->mover.thread, NULL, mover_fn, &self->mover), 0);
+	self->started = 1;
+	mover_wait(&self->mover, 1);
+}
+
+FIXTURE_TEARDOWN(race)
+{
+	if (self->started) {
+		atomic_store(&self->mover.stop, 1);
+		pthread_join(self->mover.thread, NULL);
+	}
+	if (self->mem && self->mem != MAP_FAILED)
+		munmap(self->mem, NR_PAGES * self->psize);
+}
+
+/*
+ * fork() while the pages move: the child overwrites every page, the
+ * parent must still see its own pattern in every word (and the child its
+ * own), round after round.
+ */
+TEST_F(race, fork_cow_isolation)
+{
+	int round, overlaps = 0;
+
+	for (round = 1; round <= NR_ROUNDS; round++) {
+		size_t word = 0;
+		uint64_t got = 0;
+		long bad;
+		int status;
+		pid_t pid;
+
+		fill(self->mem, self->psize, round);
+		overlaps += atomic_load(&self->mover.in_flight);
+		pid = fork();
+		ASSERT_GE(pid, 0) TH_LOG("fork: %s", strerror(errno));
+		if (pid == 0) {
+			/* Child: take every page over, then check it sees only itself. */
+			fill(self->mem, self->psize, round + 100000);
+			_exit(first_bad(self->mem, self->psize, round + 100000, &word, &got) < 0 ? 0 : 2);
+		}
+		ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			TH_LOG("round %d: child saw a page that was not its own (status %#x)",
+			       round, status);
+		/* Let the entries copied at fork time resolve before checking. */
+		mover_wait(&self->mover, 2);
+		bad = first_bad(self->mem, self->psize, round, &word, &got);
+		ASSERT_EQ(bad, -1)
+			TH_LOG("round %d: parent page %ld word %zu is %#llx: the child's write leaked "
+			       "through a shared writable page", round, bad, word,
+			       (unsigned long long)got);
+	}
+	ASSERT_EQ(atomic_load(&self->mover.errors), 0)
+		TH_LOG("move_pages failed: %s", strerror(self->mover.last_errno));
+	TH_LOG("%d of %d forks overlapped a move_pages() call, %ld moves",
+	       overlaps, NR_ROUNDS, atomic_load(&self->mover.moves));
+	if (!overlaps)
+		SKIP(return, "no fork overlapped a migration");
+}
+
+static sigjmp_buf segv_jmp;
+
+static void segv_handler(int sig)
+{
+	siglongjmp(segv_jmp, 1);
+}
+
+/* Does a write of one word at @p fault?  (1: SIGSEGV, 0: the write went through) */
+static int write_faults(volatile uint64_t *p)
+{
+	if (sigsetjmp(segv_jmp, 1))
+		return 1;
+	*p = *p;
+	return 0;
+}
+
+/*
+ * mprotect(PROT_READ) while the pages move: once the moves that were in
+ * flight have completed, a write to any page must fault; the data stays.
+ */
+TEST_F(race, mprotect_readonly)
+{
+	struct sigaction sa = { .sa_handler = segv_handler }, old;
+	int round, overlaps = 0, i;
+
+	ASSERT_EQ(sigaction(SIGSEGV, &sa, &old), 0);
+	for (round = 1; round <= NR_ROUNDS / 2; round++) {
+		size_t word = 0;
+		uint64_t got = 0;
+		long bad;
+
+		ASSERT_EQ(mprotect(self->mem, NR_PAGES * self->psize, PROT_READ | PROT_WRITE), 0);
+		fill(self->mem, self->psize, round);
+		overlaps += atomic_load(&self->mover.in_flight);
+		ASSERT_EQ(mprotect(self->mem, NR_PAGES * self->psize, PROT_READ), 0);
+		mover_wait(&self->mover, 2);
+		for (i = 0; i < NR_PAGES; i++) {
+			volatile uint64_t *p = (uint64_t *)(self->mem + i * self->psize + 64);
+
+			ASSERT_TRUE(write_faults(p))
+				TH_LOG("round %d: page %d is writable after mprotect(PROT_READ)",
+				       round, i);
+		}
+		bad = first_bad(self->mem, self->psize, round, &word, &got);
+		ASSERT_EQ(bad, -1) TH_LOG("round %d: page %ld word %zu is %#llx",
+					  round, bad, word, (unsigned long long)got);
+	}
+	sigaction(SIGSEGV, &old, NULL);
+	ASSERT_EQ(atomic_load(&self->mover.errors), 0)
+		TH_LOG("move_pages failed: %s", strerror(self->mover.last_errno));
+	TH_LOG("%d of %d mprotect calls overlapped a move_pages() call", overlaps, NR_ROUNDS / 2);
+	if (!overlaps)
+		SKIP(return, "no mprotect overlapped a migration");
+}
+
+TEST_HARNESS_MAIN
