@@ -44,7 +44,7 @@ if [ -b /dev/vdb ]; then
 	fi
 fi
 
-export LAB_EXT4_DIR=/mnt/ext4
+export MIGRATION_FILE_DIR=/mnt/ext4
 cd /kselftest || echo "lab: error: no /kselftest"
 echo "lab: selftests start"
 ./run_kselftest.sh > /dev/ttyS1 2>&1

@@ -12,6 +12,7 @@
 
 #include <kunit/test.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
@@ -233,7 +234,13 @@ static swp_entry_t migrate_entry_swap_last(struct page *page)
 
 static swp_entry_t migrate_entry_hwpoison(struct page *page)
 {
-	return make_hwpoison_entry(page);
+	swp_entry_t entry;
+
+	/* make_hwpoison_entry() insists on a locked page; nothing else is done to it. */
+	lock_page(page);
+	entry = make_hwpoison_entry(page);
+	unlock_page(page);
+	return entry;
 }
 
 static swp_entry_t migrate_entry_marker(struct page *page)

@@ -1,55 +1,80 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * move_pages(2) must move data, not just return 0: every page gets a
- * pattern (page index and round), is moved to the other node, and after
- * every round every word of every page and the node each page reports are
- * checked.
+ * Migration must move data, not just return 0.  For each backing (private
+ * and shared anon, THP, shmem, a file on a real filesystem, mlocked
+ * memory) and each way to migrate (move_pages(2), migrate_pages(2) of the
+ * whole process, mbind(2) with MPOL_MF_MOVE) every page gets a pattern
+ * (page index and round), is moved to the other node, and after every
+ * round every word of every page and the node each page is on are checked.
  */
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <numa.h>
 #include <numaif.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
 
 #define NR_PAGES	64
 #define NR_ROUNDS	4
+#define TMPFS_MAGIC	0x01021994
+#define RAMFS_MAGIC	0x858458f6
 
-FIXTURE(move_pages)
+enum backing { ANON_PRIVATE, ANON_SHARED, THP, SHMEM, FILE_DIRTY, MLOCKED };
+enum mover { MOVE_PAGES, MIGRATE_PAGES, MBIND };
+
+FIXTURE(data)
 {
-	size_t page_size;
-	char *mem;
-	void *pages[NR_PAGES];
-	int nodes[NR_PAGES];
-	int status[NR_PAGES];
-	int node_a, node_b;
+	size_t psize;
+	size_t len;
+	size_t nr;		/* pages */
+	char *map;		/* what mmap returned */
+	char *mem;		/* the range under test (aligned for THP) */
+	size_t map_len;
+	int fd;
+	char path[256];
+	int node[2];
+	void **pages;
+	int *status;
+	int *nodes;
 };
 
-FIXTURE_VARIANT(move_pages)
+FIXTURE_VARIANT(data)
 {
-	const char *backing;
-	int mmap_flags;
+	enum backing backing;
+	enum mover mover;
+	const char *name;
 };
 
-FIXTURE_VARIANT_ADD(move_pages, private_anon)
-{
-	.backing = "private anon",
-	.mmap_flags = MAP_PRIVATE | MAP_ANONYMOUS,
-};
+#define DATA_VARIANT(b, m)				\
+	FIXTURE_VARIANT_ADD(data, b##__##m)		\
+	{						\
+		.backing = b,				\
+		.mover = m,				\
+		.name = #b " via " #m,			\
+	}
 
-FIXTURE_VARIANT_ADD(move_pages, shared_anon)
-{
-	.backing = "shared anon",
-	.mmap_flags = MAP_SHARED | MAP_ANONYMOUS,
-};
+DATA_VARIANT(ANON_PRIVATE, MOVE_PAGES);
+DATA_VARIANT(ANON_PRIVATE, MIGRATE_PAGES);
+DATA_VARIANT(ANON_PRIVATE, MBIND);
+DATA_VARIANT(ANON_SHARED, MOVE_PAGES);
+DATA_VARIANT(ANON_SHARED, MBIND);
+DATA_VARIANT(THP, MOVE_PAGES);
+DATA_VARIANT(THP, MBIND);
+DATA_VARIANT(SHMEM, MOVE_PAGES);
+DATA_VARIANT(SHMEM, MBIND);
+DATA_VARIANT(FILE_DIRTY, MOVE_PAGES);
+DATA_VARIANT(MLOCKED, MOVE_PAGES);
+DATA_VARIANT(MLOCKED, MIGRATE_PAGES);
 
-/* The first two nodes that have memory, or -1. */
 static int memory_nodes(int *a, int *b)
 {
 	int n, found = 0;
@@ -70,106 +95,208 @@ static uint64_t pattern(size_t page, size_t word, int round)
 	return ((uint64_t)page << 40) ^ ((uint64_t)round << 32) ^ word ^ 0x5a5a0000;
 }
 
-static void fill(char *mem, size_t page_size, int round)
+static void fill(char *mem, size_t nr, size_t psize, int round)
 {
-	size_t p, w, words = page_size / sizeof(uint64_t);
+	size_t p, w;
 
-	for (p = 0; p < NR_PAGES; p++) {
-		uint64_t *q = (uint64_t *)(mem + p * page_size);
-
-		for (w = 0; w < words; w++)
-			q[w] = pattern(p, w, round);
-	}
+	for (p = 0; p < nr; p++)
+		for (w = 0; w < psize / 8; w++)
+			((uint64_t *)(mem + p * psize))[w] = pattern(p, w, round);
 }
 
-/* Index of the first page whose contents differ from round's pattern, or -1. */
-static long first_bad_page(const char *mem, size_t page_size, int round, size_t *word)
+/* First page whose contents differ from @round's pattern, or -1. */
+static long first_bad(const char *mem, size_t nr, size_t psize, int round, size_t *word)
 {
-	size_t p, w, words = page_size / sizeof(uint64_t);
+	size_t p, w;
 
-	for (p = 0; p < NR_PAGES; p++) {
-		const uint64_t *q = (const uint64_t *)(mem + p * page_size);
-
-		for (w = 0; w < words; w++) {
-			if (q[w] != pattern(p, w, round)) {
+	for (p = 0; p < nr; p++)
+		for (w = 0; w < psize / 8; w++)
+			if (((const uint64_t *)(mem + p * psize))[w] != pattern(p, w, round)) {
 				*word = w;
 				return p;
 			}
+	return -1;
+}
+
+/* AnonHugePages of the mapping that contains @addr, from /proc/self/smaps, in kB. */
+static long anon_huge_kb(void *addr)
+{
+	unsigned long start, end, a = (unsigned long)addr;
+	char line[256];
+	int in = 0;
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = a >= start && a < end;
+			continue;
 		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
 	}
-	return -1;
+	fclose(f);
+	return kb;
 }
 
-/* Index of the first status[] entry that is not @node, or -1. */
-static int first_other_node(const int *status, int node)
+FIXTURE_SETUP(data)
 {
-	int i;
+	int prot = PROT_READ | PROT_WRITE;
+	const char *dir;
+	struct statfs sfs;
+	size_t i;
 
-	for (i = 0; i < NR_PAGES; i++)
-		if (status[i] != node)
-			return i;
-	return -1;
-}
-
-FIXTURE_SETUP(move_pages)
-{
-	int i;
-
+	self->fd = -1;
 	if (numa_available() < 0)
 		SKIP(return, "NUMA is not available in this kernel");
-	if (memory_nodes(&self->node_a, &self->node_b))
+	if (memory_nodes(&self->node[0], &self->node[1]))
 		SKIP(return, "needs two nodes with memory");
-	self->page_size = sysconf(_SC_PAGESIZE);
-	self->mem = mmap(NULL, NR_PAGES * self->page_size, PROT_READ | PROT_WRITE,
-			 variant->mmap_flags, -1, 0);
-	ASSERT_NE(self->mem, MAP_FAILED) TH_LOG("mmap %s: %s", variant->backing, strerror(errno));
-	for (i = 0; i < NR_PAGES; i++)
-		self->pages[i] = self->mem + i * self->page_size;
+	self->psize = sysconf(_SC_PAGESIZE);
+	self->nr = NR_PAGES;
+	if (variant->backing == THP)
+		self->nr = 2 * 1024 * 1024 / self->psize;
+	self->len = self->nr * self->psize;
+	self->map_len = self->len;
+
+	switch (variant->backing) {
+	case ANON_PRIVATE:
+	case MLOCKED:
+		self->map = mmap(NULL, self->len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		break;
+	case ANON_SHARED:
+		self->map = mmap(NULL, self->len, prot, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		break;
+	case THP:
+		self->map_len = 2 * self->len;
+		self->map = mmap(NULL, self->map_len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		break;
+	case SHMEM:
+		self->fd = memfd_create("migration-data", 0);
+		ASSERT_GE(self->fd, 0) TH_LOG("memfd_create: %s", strerror(errno));
+		ASSERT_EQ(ftruncate(self->fd, self->len), 0);
+		self->map = mmap(NULL, self->len, prot, MAP_SHARED, self->fd, 0);
+		break;
+	case FILE_DIRTY:
+		dir = getenv("MIGRATION_FILE_DIR");
+		if (!dir || statfs(dir, &sfs) || sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)
+			SKIP(return, "needs MIGRATION_FILE_DIR on a disk filesystem (ext4 in the lab)");
+		snprintf(self->path, sizeof(self->path), "%s/migration-data-XXXXXX", dir);
+		self->fd = mkstemp(self->path);
+		ASSERT_GE(self->fd, 0) TH_LOG("mkstemp %s: %s", self->path, strerror(errno));
+		ASSERT_EQ(ftruncate(self->fd, self->len), 0);
+		self->map = mmap(NULL, self->len, prot, MAP_SHARED, self->fd, 0);
+		break;
+	}
+	ASSERT_NE(self->map, MAP_FAILED) TH_LOG("mmap %s: %s", variant->name, strerror(errno));
+	self->mem = self->map;
+	if (variant->backing == THP) {
+		self->mem = (char *)(((uintptr_t)self->map + self->len - 1) & ~(self->len - 1));
+		ASSERT_EQ(madvise(self->mem, self->len, MADV_HUGEPAGE), 0);
+	}
+	if (variant->backing == MLOCKED)
+		ASSERT_EQ(mlock(self->mem, self->len), 0) TH_LOG("mlock: %s", strerror(errno));
+	fill(self->mem, self->nr, self->psize, 0);
+	if (variant->backing == THP && anon_huge_kb(self->mem) < 2048)
+		SKIP(return, "no THP for the aligned range (AnonHugePages %ld kB)",
+		     anon_huge_kb(self->mem));
+
+	self->pages = calloc(self->nr, sizeof(void *));
+	self->status = calloc(self->nr, sizeof(int));
+	self->nodes = calloc(self->nr, sizeof(int));
+	ASSERT_TRUE(self->pages && self->status && self->nodes);
+	for (i = 0; i < self->nr; i++)
+		self->pages[i] = self->mem + i * self->psize;
 }
 
-FIXTURE_TEARDOWN(move_pages)
+FIXTURE_TEARDOWN(data)
 {
-	if (self->mem && self->mem != MAP_FAILED)
-		munmap(self->mem, NR_PAGES * self->page_size);
+	if (self->map && self->map != MAP_FAILED)
+		munmap(self->map, self->map_len);
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->path[0])
+		unlink(self->path);
+	free(self->pages);
+	free(self->status);
+	free(self->nodes);
+}
+
+/* Move every page of the range to @target with the variant's syscall; 0 or -errno. */
+static int migrate_range(FIXTURE_DATA(data) *self, const FIXTURE_VARIANT(data) *variant,
+			 int target)
+{
+	unsigned long from = 1UL << self->node[target == self->node[0]];
+	unsigned long to = 1UL << target;
+	unsigned long maxnode = sizeof(unsigned long) * 8;
+	size_t i;
+	long rc;
+
+	switch (variant->mover) {
+	case MOVE_PAGES:
+		for (i = 0; i < self->nr; i++)
+			self->nodes[i] = target;
+		rc = move_pages(0, self->nr, self->pages, self->nodes, self->status, MPOL_MF_MOVE);
+		if (rc > 0)
+			return -EBUSY;	/* some pages not migrated */
+		return rc < 0 ? -errno : 0;
+	case MIGRATE_PAGES:
+		rc = migrate_pages(0, maxnode, &from, &to);
+		return rc < 0 ? -errno : 0;
+	case MBIND:
+		rc = mbind(self->mem, self->len, MPOL_BIND, &to, maxnode, MPOL_MF_MOVE);
+		return rc < 0 ? -errno : 0;
+	}
+	return -EINVAL;
 }
 
 /*
- * Each round writes a new pattern, moves all pages to the node they are
- * not on, and checks status[], the node the kernel reports on a query and
- * every word of every page.
+ * Each round writes a new pattern, moves the range to the node it is not
+ * on, then checks the node of every page (move_pages() query mode, and
+ * status[] for move_pages()) and every word of every page.
  */
-TEST_F(move_pages, round_trip)
+TEST_F(data, round_trip)
 {
-	int round, i;
+	int round;
+	size_t i;
 
-	for (round = 0; round < NR_ROUNDS; round++) {
-		int target = round % 2 ? self->node_a : self->node_b;
+	for (round = 1; round <= NR_ROUNDS; round++) {
+		int target = self->node[round % 2];
 		size_t word = 0;
 		long bad;
-		long rc;
+		int rc;
 
-		fill(self->mem, self->page_size, round);
-		for (i = 0; i < NR_PAGES; i++) {
-			self->nodes[i] = target;
-			self->status[i] = -1000;
+		fill(self->mem, self->nr, self->psize, round);
+		rc = migrate_range(self, variant, target);
+		ASSERT_EQ(rc, 0) TH_LOG("%s round %d: migrating to node %d: %s",
+					variant->name, round, target, strerror(-rc));
+		if (variant->mover == MOVE_PAGES) {
+			for (i = 0; i < self->nr && self->status[i] == target; i++)
+				;
+			ASSERT_EQ(i, self->nr) TH_LOG("%s round %d: page %zu status %d, expected node %d",
+						      variant->name, round, i,
+						      self->status[i < self->nr ? i : 0], target);
 		}
-		rc = move_pages(0, NR_PAGES, self->pages, self->nodes, self->status, MPOL_MF_MOVE);
-		ASSERT_EQ(rc, 0) TH_LOG("%s round %d: move_pages to node %d: rc %ld errno %d (%s)",
-					variant->backing, round, target, rc, errno, strerror(errno));
-		i = first_other_node(self->status, target);
-		ASSERT_EQ(i, -1) TH_LOG("%s round %d: page %d status %d, expected node %d",
-					variant->backing, round, i, self->status[i < 0 ? 0 : i], target);
-
-		/* Query mode: the kernel's own view of where each page is. */
-		rc = move_pages(0, NR_PAGES, self->pages, NULL, self->status, 0);
-		ASSERT_EQ(rc, 0) TH_LOG("query: errno %d", errno);
-		i = first_other_node(self->status, target);
-		ASSERT_EQ(i, -1) TH_LOG("%s round %d: page %d is on node %d, expected %d",
-					variant->backing, round, i, self->status[i < 0 ? 0 : i], target);
-
-		bad = first_bad_page(self->mem, self->page_size, round, &word);
+		ASSERT_EQ(move_pages(0, self->nr, self->pages, NULL, self->status, 0), 0);
+		for (i = 0; i < self->nr && self->status[i] == target; i++)
+			;
+		ASSERT_EQ(i, self->nr) TH_LOG("%s round %d: page %zu is on node %d, expected %d",
+					      variant->name, round, i,
+					      self->status[i < self->nr ? i : 0], target);
+		bad = first_bad(self->mem, self->nr, self->psize, round, &word);
 		ASSERT_EQ(bad, -1) TH_LOG("%s round %d: page %ld word %zu corrupt after moving to node %d",
-					  variant->backing, round, bad, word, target);
+					  variant->name, round, bad, word, target);
+	}
+	if (variant->backing == FILE_DIRTY) {
+		/* The dirty page cache that moved must reach the file intact. */
+		uint64_t v;
+
+		ASSERT_EQ(msync(self->mem, self->len, MS_SYNC), 0);
+		for (i = 0; i < self->nr; i++) {
+			ASSERT_EQ(pread(self->fd, &v, sizeof(v), i * self->psize + 8), sizeof(v));
+			ASSERT_EQ(v, pattern(i, 1, NR_ROUNDS)) TH_LOG("file page %zu after msync", i);
+		}
 	}
 }
 
