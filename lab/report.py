@@ -112,9 +112,11 @@ def table(cases: list[Case]) -> str:
     for s, n in suites.items():
         rows.append(f"  {s:<12} {n[Status.PASS]:>5} {n[Status.FAIL]:>5} {n[Status.SKIP]:>5}")
     for c in cases:
-        if c.status is not Status.PASS:
+        if c.status is not Status.PASS or c.reason.startswith("XFAIL"):
             reason = c.reason.replace("\n", "\n      ")
-            rows.append(f"  {c.status.value.upper()} {c.suite}: {c.name}" + (f": {reason}" if reason else ""))
+            tag = "XFAIL" if c.reason.startswith("XFAIL") else c.status.value.upper()
+            reason = reason.removeprefix("XFAIL: ")
+            rows.append(f"  {tag} {c.suite}: {c.name}" + (f": {reason}" if reason else ""))
     return "\n".join(rows)
 
 

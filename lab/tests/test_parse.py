@@ -78,6 +78,15 @@ class KselftestTapTest(unittest.TestCase):
         self.assertIn("1 announced results missing", failed[0].reason)
         self.assertEqual(problems, ["plan announced 2 results, got 1"])
 
+    def test_xfail_passes_xpass_fails(self) -> None:
+        tap = ("TAP version 13\n1..1\n# TAP version 13\n# 1..2\n"
+               "# ok 1 a.thp # XFAIL tail pages report -EBUSY\n# ok 2 a.other # XPASS stale\n"
+               "ok 1 selftests: migration: x\n")
+        cases, _ = selftest_cases(tap)
+        self.assertEqual([(c.name, c.status, c.reason) for c in cases], [
+            ("migration/x.a.thp", Status.PASS, "XFAIL: tail pages report -EBUSY"),
+            ("migration/x.a.other", Status.FAIL, "XPASS: stale")])
+
     def test_failed_binary_without_subtests(self) -> None:
         tap = "TAP version 13\n1..1\n# selftests: migration: x\nnot ok 1 selftests: migration: x # exit=1\n"
         cases, problems = selftest_cases(tap)

@@ -186,6 +186,20 @@ static struct migrate_map migrate_read_map(struct mm_struct *mm, unsigned long a
 	return m;
 }
 
+/* The page a present pte maps at @addr (no reference taken), or NULL. */
+static struct page *migrate_mapped_page(struct mm_struct *mm, unsigned long addr, pte_t *pte)
+{
+	struct migrate_map m;
+
+	mmap_read_lock(mm);
+	m = migrate_read_map(mm, addr);
+	mmap_read_unlock(mm);
+	*pte = m.pte;
+	if (m.none || m.pmd_level || !pte_present(m.pte))
+		return NULL;
+	return pfn_to_page(pte_pfn(m.pte));
+}
+
 /*
  * Every page in [addr, addr + nr pages) is mapped by a present pte or pmd:
  * no migration entry was left behind.  Asserted before any access, since
@@ -282,35 +296,33 @@ static void migrate_folio_anon(struct kunit *test)
 	struct folio *folios[MIGRATE_NR_PAGES];
 	unsigned long addr, old_pfn[MIGRATE_NR_PAGES];
 	int old_ref[MIGRATE_NR_PAGES], old_map[MIGRATE_NR_PAGES];
-	bool old_soft_dirty[MIGRATE_NR_PAGES];
+	pte_t pte[MIGRATE_NR_PAGES];
 	int round, i;
 
 	addr = migrate_mmap(test, NULL, MIGRATE_NR_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS);
-	mm = current->mm;
+	mm = current->mm;	/* attached by the first kunit_vm_mmap() */
 	for (round = 0; round < 4; round++) {
 		int nid = t->nid[round % 2 ? 0 : 1];
 		unsigned int succeeded = 0;
 
 		migrate_fill(test, addr, MIGRATE_NR_PAGES, round);
-		/* A per-CPU LRU batch holds a reference of its own: empty them. */
+		/*
+		 * A per-CPU LRU batch holds a reference of its own: empty them.
+		 * Folios are found through the ptes, not GUP, whose accessed
+		 * marking would queue them for activation (one more reference).
+		 */
 		lru_add_drain_all();
 		for (i = 0; i < MIGRATE_NR_PAGES; i++) {
-			struct page *page = migrate_page_at(test, addr + i * PAGE_SIZE, 0);
-			struct migrate_map m;
+			struct page *page = migrate_mapped_page(mm, addr + i * PAGE_SIZE, &pte[i]);
 
-			folios[i] = page_folio(page);
+			KUNIT_ASSERT_NOT_NULL_MSG(test, page, "page %d not mapped", i);
+			KUNIT_ASSERT_TRUE(test, pte_write(pte[i]));
 			KUNIT_ASSERT_TRUE(test, PageAnonExclusive(page));
+			folios[i] = page_folio(page);
 			old_pfn[i] = page_to_pfn(page);
-			old_ref[i] = folio_ref_count(folios[i]) - 1;
+			old_ref[i] = folio_ref_count(folios[i]);
 			old_map[i] = folio_mapcount(folios[i]);
-			mmap_read_lock(mm);
-			m = migrate_read_map(mm, addr + i * PAGE_SIZE);
-			mmap_read_unlock(mm);
-			KUNIT_ASSERT_TRUE(test, !m.none && !m.pmd_level && pte_present(m.pte));
-			KUNIT_ASSERT_TRUE(test, pte_write(m.pte));
-			old_soft_dirty[i] = pte_soft_dirty(m.pte);
-			folio_put(folios[i]);
 		}
 
 		KUNIT_ASSERT_EQ_MSG(test, migrate_folios_to(test, folios, MIGRATE_NR_PAGES, nid,
@@ -320,29 +332,24 @@ static void migrate_folio_anon(struct kunit *test)
 		lru_add_drain_all();
 
 		for (i = 0; i < MIGRATE_NR_PAGES; i++) {
-			unsigned long a = addr + i * PAGE_SIZE;
-			struct page *page = migrate_page_at(test, a, 0);
-			struct folio *folio = page_folio(page);
-			struct migrate_map m;
+			pte_t new_pte;
+			struct page *page = migrate_mapped_page(mm, addr + i * PAGE_SIZE, &new_pte);
+			struct folio *folio;
 
+			KUNIT_ASSERT_NOT_NULL_MSG(test, page, "page %d not mapped", i);
+			folio = page_folio(page);
 			KUNIT_EXPECT_EQ_MSG(test, folio_nid(folio), nid, "round %d page %d", round, i);
 			KUNIT_EXPECT_NE_MSG(test, page_to_pfn(page), old_pfn[i], "page %d", i);
-			KUNIT_EXPECT_EQ_MSG(test, folio_ref_count(folio) - 1, old_ref[i], "page %d", i);
+			KUNIT_EXPECT_EQ_MSG(test, folio_ref_count(folio), old_ref[i], "page %d", i);
 			KUNIT_EXPECT_EQ_MSG(test, folio_mapcount(folio), old_map[i], "page %d", i);
 			KUNIT_EXPECT_TRUE_MSG(test, PageAnonExclusive(page), "page %d", i);
-			/* Freed, unless someone allocated it in the meantime (then it's not ours). */
+			/* Freed, unless reused since (then it is no longer our anon page). */
 			KUNIT_EXPECT_TRUE_MSG(test, page_ref_count(pfn_to_page(old_pfn[i])) == 0 ||
 					      !PageAnon(pfn_to_page(old_pfn[i])),
 					      "old pfn %#lx of page %d not freed", old_pfn[i], i);
-			mmap_read_lock(mm);
-			m = migrate_read_map(mm, a);
-			mmap_read_unlock(mm);
-			KUNIT_EXPECT_TRUE(test, !m.none && !m.pmd_level && pte_present(m.pte));
-			KUNIT_EXPECT_EQ(test, pte_pfn(m.pte), page_to_pfn(page));
-			KUNIT_EXPECT_TRUE_MSG(test, pte_write(m.pte), "page %d lost its write bit", i);
-			KUNIT_EXPECT_EQ_MSG(test, pte_soft_dirty(m.pte), old_soft_dirty[i],
+			KUNIT_EXPECT_TRUE_MSG(test, pte_write(new_pte), "page %d lost its write bit", i);
+			KUNIT_EXPECT_EQ_MSG(test, !!pte_soft_dirty(new_pte), !!pte_soft_dirty(pte[i]),
 					    "page %d soft-dirty", i);
-			put_page(page);
 		}
 		migrate_expect_data(test, addr, MIGRATE_NR_PAGES, round);
 	}
@@ -421,7 +428,7 @@ static unsigned long migrate_map_case(struct kunit *test, const struct migrate_u
 static void migrate_folio_unmapped_state(struct kunit *test)
 {
 	const struct migrate_unmap_case *c = test->param_value;
-	struct mm_struct *mm = current->mm;
+	struct mm_struct *mm;
 	struct folio *folio;
 	struct migrate_map m;
 	unsigned long addr;
@@ -429,10 +436,12 @@ static void migrate_folio_unmapped_state(struct kunit *test)
 	bool exclusive;
 
 	addr = migrate_map_case(test, c, 1, &folio);
-	mm = current->mm;
+	mm = current->mm;	/* attached by the first kunit_vm_mmap() */
 	exclusive = folio_test_anon(folio) && PageAnonExclusive(&folio->page);
 	KUNIT_EXPECT_EQ(test, exclusive, !c->shmem);
 
+	/* Unmapping drops the mappings' references: hold one, as isolation would. */
+	folio_get(folio);
 	mmap_read_lock(mm);
 	folio_lock(folio);
 	try_to_migrate(folio, 0);
@@ -455,6 +464,7 @@ static void migrate_folio_unmapped_state(struct kunit *test)
 			exclusive);
 	folio_unlock(folio);
 	mmap_read_unlock(mm);
+	folio_put(folio);
 	migrate_assert_no_entries(test, addr, 1);
 	migrate_expect_data(test, addr, 1, 0);
 }
@@ -618,7 +628,7 @@ static unsigned long migrate_thp_range(struct kunit *test, struct folio **thp)
 static void migrate_folio_thp_pmd(struct kunit *test)
 {
 	struct migrate_test *t = migrate_ctx(test);
-	struct mm_struct *mm = current->mm;
+	struct mm_struct *mm;
 	struct folio *thp, *folio;
 	struct migrate_map m;
 	unsigned long huge;
@@ -626,8 +636,10 @@ static void migrate_folio_thp_pmd(struct kunit *test)
 	int nid;
 
 	huge = migrate_thp_range(test, &thp);
+	mm = current->mm;	/* attached by the first kunit_vm_mmap() */
 	nid = folio_nid(thp) == t->nid[0] ? t->nid[1] : t->nid[0];
 
+	folio_get(thp);		/* as isolation would: unmapping drops the mapping's */
 	mmap_read_lock(mm);
 	folio_lock(thp);
 	try_to_migrate(thp, 0);
@@ -643,6 +655,7 @@ static void migrate_folio_thp_pmd(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, m.pmd_level && pmd_trans_huge(m.pmd));
 	folio_unlock(thp);
 	mmap_read_unlock(mm);
+	folio_put(thp);
 
 	KUNIT_ASSERT_EQ(test, migrate_folios_to(test, &thp, 1, nid, NULL), 0);
 	migrate_assert_no_entries(test, huge, HPAGE_PMD_NR);
@@ -665,13 +678,14 @@ static void migrate_folio_thp_pmd(struct kunit *test)
 static void migrate_folio_thp_pte_mapped(struct kunit *test)
 {
 	struct migrate_test *t = migrate_ctx(test);
-	struct mm_struct *mm = current->mm;
+	struct mm_struct *mm;
 	struct vm_area_struct *vma;
 	struct folio *thp;
 	unsigned long huge, i;
 	int nid;
 
 	huge = migrate_thp_range(test, &thp);
+	mm = current->mm;	/* attached by the first kunit_vm_mmap() */
 	nid = folio_nid(thp) == t->nid[0] ? t->nid[1] : t->nid[0];
 	mmap_write_lock(mm);
 	vma = vma_lookup(mm, huge);
@@ -731,7 +745,7 @@ static int migrate_mprotect_readonly(struct mm_struct *mm, unsigned long addr)
  */
 static void migrate_folio_mprotect_entry(struct kunit *test)
 {
-	struct mm_struct *mm = current->mm;
+	struct mm_struct *mm;
 	struct folio *folio;
 	struct migrate_map m;
 	unsigned long addr;
@@ -741,8 +755,9 @@ static void migrate_folio_mprotect_entry(struct kunit *test)
 			    MAP_PRIVATE | MAP_ANONYMOUS);
 	migrate_fill(test, addr, 1, 0);
 	migrate_lookup(test, addr, 1, &folio, 0);
-	mm = current->mm;
+	mm = current->mm;	/* attached by the first kunit_vm_mmap() */
 
+	folio_get(folio);	/* as isolation would: unmapping drops the mapping's */
 	mmap_write_lock(mm);
 	folio_lock(folio);
 	try_to_migrate(folio, 0);
@@ -766,6 +781,7 @@ static void migrate_folio_mprotect_entry(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, PageAnonExclusive(&folio->page));
 	folio_unlock(folio);
 	mmap_write_unlock(mm);
+	folio_put(folio);
 	migrate_assert_no_entries(test, addr, 1);
 	migrate_expect_data(test, addr, 1, 0);
 }

@@ -23,6 +23,15 @@
 
 #include "../kselftest_harness.h"
 
+/* Like SKIP(), for a known kernel bug the case has checked around (see the reason). */
+#define XFAIL(statement, fmt, ...) do {						\
+	snprintf(_metadata->results->reason, sizeof(_metadata->results->reason),	\
+		 fmt, ##__VA_ARGS__);						\
+	TH_LOG("XFAIL: %s", _metadata->results->reason);			\
+	_metadata->exit_code = KSFT_XFAIL;					\
+	statement;								\
+} while (0)
+
 #define NR_PAGES	64
 #define NR_ROUNDS	4
 #define TMPFS_MAGIC	0x01021994
@@ -258,7 +267,7 @@ static int migrate_range(FIXTURE_DATA(data) *self, const FIXTURE_VARIANT(data) *
  */
 TEST_F(data, round_trip)
 {
-	int round;
+	int round, tail_ebusy = 0;
 	size_t i;
 
 	for (round = 1; round <= NR_ROUNDS; round++) {
@@ -272,8 +281,22 @@ TEST_F(data, round_trip)
 		ASSERT_EQ(rc, 0) TH_LOG("%s round %d: migrating to node %d: %s",
 					variant->name, round, target, strerror(-rc));
 		if (variant->mover == MOVE_PAGES) {
-			for (i = 0; i < self->nr && self->status[i] == target; i++)
-				;
+			for (i = 0; i < self->nr; i++) {
+				if (self->status[i] == target)
+					continue;
+				/*
+				 * 6.12 queues a THP for its first subpage and then
+				 * fails to isolate it again for the others: they
+				 * report -EBUSY although they move.  Known; the
+				 * query below still checks where they are.
+				 */
+				if (variant->backing == THP && self->status[i] == -EBUSY &&
+				    (uintptr_t)self->pages[i] % (2 << 20)) {
+					tail_ebusy++;
+					continue;
+				}
+				break;
+			}
 			ASSERT_EQ(i, self->nr) TH_LOG("%s round %d: page %zu status %d, expected node %d",
 						      variant->name, round, i,
 						      self->status[i < self->nr ? i : 0], target);
@@ -288,6 +311,9 @@ TEST_F(data, round_trip)
 		ASSERT_EQ(bad, -1) TH_LOG("%s round %d: page %ld word %zu corrupt after moving to node %d",
 					  variant->name, round, bad, word, target);
 	}
+	if (tail_ebusy)
+		XFAIL(return, "move_pages() reported -EBUSY for %d THP tail pages it did migrate",
+		      tail_ebusy);
 	if (variant->backing == FILE_DIRTY) {
 		/* The dirty page cache that moved must reach the file intact. */
 		uint64_t v;
