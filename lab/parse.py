@@ -23,6 +23,7 @@ _RESULT = re.compile(
     r"(?:\s+#\s*(?P<directive>SKIP|skip|XFAIL|xfail|XPASS|xpass|TODO|TIMEOUT)\b:?\s*(?P<reason>.*))?\s*$")
 _PLAN = re.compile(r"^(?P<prefix>(?:    |# )*)1\.\.(?P<n>\d+)\s*$")
 _VERSION = re.compile(r"^(?:    |# )*K?TAP version \d+\s*$")
+_SUBTEST = re.compile(r"^(?P<prefix>(?:    |# )*)# Subtest: (?P<name>.+?)\s*$")
 
 
 class Status(enum.Enum):
@@ -78,7 +79,12 @@ def parse_tap(text: str) -> tuple[list[_Result], list[str]]:
     pending: dict[int, list[_Result]] = {}
     plans: dict[int, int] = {}
     problems: list[str] = []
+    names: dict[int, str] = {}
     for ln in lines[start:]:
+        m = _SUBTEST.match(ln)
+        if m:
+            names[_depth(m.group("prefix"))] = m.group("name")
+            continue
         m = _PLAN.match(ln)
         if m:
             d = _depth(m.group("prefix"))
@@ -104,12 +110,19 @@ def parse_tap(text: str) -> tuple[list[_Result], list[str]]:
         if want is not None and len(kids) < want:
             r.missing = want - len(kids)
         pending.setdefault(d, []).append(r)
+    # Subtests that never got their closing result line (a crash, a
+    # truncated log): close them, deepest first, as failed results named
+    # by their "# Subtest:" line, so their cases keep their full names.
+    while any(k > 0 for k in pending):
+        d = max(pending)
+        kids = pending.pop(d)
+        name = names.get(d, "(unnamed subtest)")
+        problems.append(f"stream ends inside subtest {name} ({len(kids)} results, "
+                        "no closing result)")
+        parent = _Result(d - 1, False, name, "", "stream ended before this subtest finished",
+                         kids)
+        pending.setdefault(d - 1, []).append(parent)
     top = pending.pop(0, [])
-    for d in sorted(pending):
-        # Subtests that never got their closing result line.
-        problems.append(f"stream ends inside a subtest ({len(pending[d])} results at depth {d} "
-                        "without a parent result)")
-        top += pending[d]
     want = plans.get(0)
     if want is not None and len(top) < want:
         problems.append(f"plan announced {want} results, got {len(top)}")
