@@ -38,15 +38,16 @@ struct migrate_entry_case {
 	unsigned long pfn;
 };
 
-#define MIGRATE_ENTRY_CASES(kind)				\
-	{ kind, "zero", 0 },					\
-	{ kind, "typical", 0x12345 },				\
-	{ kind, "max", MIGRATE_ENTRY_PFN_MAX }
-
 static const struct migrate_entry_case migrate_entry_cases[] = {
-	MIGRATE_ENTRY_CASES(MIGRATE_ENTRY_READ),
-	MIGRATE_ENTRY_CASES(MIGRATE_ENTRY_READ_EXCLUSIVE),
-	MIGRATE_ENTRY_CASES(MIGRATE_ENTRY_WRITE),
+	{ MIGRATE_ENTRY_READ, "zero", 0 },
+	{ MIGRATE_ENTRY_READ, "typical", 0x12345 },
+	{ MIGRATE_ENTRY_READ, "max", MIGRATE_ENTRY_PFN_MAX },
+	{ MIGRATE_ENTRY_READ_EXCLUSIVE, "zero", 0 },
+	{ MIGRATE_ENTRY_READ_EXCLUSIVE, "typical", 0x12345 },
+	{ MIGRATE_ENTRY_READ_EXCLUSIVE, "max", MIGRATE_ENTRY_PFN_MAX },
+	{ MIGRATE_ENTRY_WRITE, "zero", 0 },
+	{ MIGRATE_ENTRY_WRITE, "typical", 0x12345 },
+	{ MIGRATE_ENTRY_WRITE, "max", MIGRATE_ENTRY_PFN_MAX },
 };
 
 static void migrate_entry_case_desc(const struct migrate_entry_case *c, char *desc)
@@ -331,7 +332,8 @@ static void migrate_entry_type_space(struct kunit *test)
 	KUNIT_EXPECT_NE(test, types[1], types[2]);
 	KUNIT_EXPECT_NE(test, types[0], types[2]);
 	for (i = 0; i < MAX_SWAPFILES; i++)
-		KUNIT_EXPECT_FALSE_MSG(test, is_migration_entry(swp_entry(i, 1)), "swap type %u", i);
+		KUNIT_EXPECT_FALSE_MSG(test, is_migration_entry(swp_entry(i, 1)),
+				       "swap type %u", i);
 }
 
 static struct kunit_case migrate_entry_test_cases[] = {
@@ -348,6 +350,7 @@ static struct kunit_suite migrate_entry_test_suite = {
 	.name = "migrate_entry",
 	.test_cases = migrate_entry_test_cases,
 };
+
 kunit_test_suite(migrate_entry_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the encoding of page migration entries");

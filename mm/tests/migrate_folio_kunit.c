@@ -113,7 +113,7 @@ static void migrate_expect_data(struct kunit *test, unsigned long addr, int nr, 
 						     PAGE_SIZE), 0);
 		for (w = 0; w < PAGE_SIZE / sizeof(*buf); w++) {
 			if (buf[w] != migrate_pattern(i, w, round)) {
-				KUNIT_FAIL(test, "page %lu word %lu: %#lx, expected %#lx (round %d)",
+				KUNIT_FAIL(test, "page %lu word %lu: %#lx, expected %#lx, round %d",
 					   i, w, buf[w], migrate_pattern(i, w, round), round);
 				break;
 			}
@@ -150,7 +150,7 @@ struct migrate_map {
 static struct migrate_map migrate_read_map(struct mm_struct *mm, unsigned long addr)
 {
 	struct migrate_map m = { .none = true };
-	spinlock_t *ptl;
+	spinlock_t *ptl;	/* the pmd's, then the pte table's */
 	pgd_t *pgd;
 	p4d_t *p4d;
 	pud_t *pud;
@@ -220,7 +220,8 @@ static void migrate_assert_no_entries(struct kunit *test, unsigned long addr, in
 	mmap_read_unlock(mm);
 	KUNIT_ASSERT_EQ_MSG(test, bad, -1, "page %d: %s %#lx left behind", bad,
 			    m.pmd_level ? "pmd" : "pte",
-			    m.pmd_level ? (unsigned long)pmd_val(m.pmd) : (unsigned long)pte_val(m.pte));
+			    m.pmd_level ? (unsigned long)pmd_val(m.pmd) :
+					  (unsigned long)pte_val(m.pte));
 }
 
 /* Isolate @nr folios and migrate them to @nid; return migrate_pages()'s result. */
@@ -338,7 +339,8 @@ static void migrate_folio_anon(struct kunit *test)
 
 			KUNIT_ASSERT_NOT_NULL_MSG(test, page, "page %d not mapped", i);
 			folio = page_folio(page);
-			KUNIT_EXPECT_EQ_MSG(test, folio_nid(folio), nid, "round %d page %d", round, i);
+			KUNIT_EXPECT_EQ_MSG(test, folio_nid(folio), nid,
+					    "round %d page %d", round, i);
 			KUNIT_EXPECT_NE_MSG(test, page_to_pfn(page), old_pfn[i], "page %d", i);
 			KUNIT_EXPECT_EQ_MSG(test, folio_ref_count(folio), old_ref[i], "page %d", i);
 			KUNIT_EXPECT_EQ_MSG(test, folio_mapcount(folio), old_map[i], "page %d", i);
@@ -347,9 +349,10 @@ static void migrate_folio_anon(struct kunit *test)
 			KUNIT_EXPECT_TRUE_MSG(test, page_ref_count(pfn_to_page(old_pfn[i])) == 0 ||
 					      !PageAnon(pfn_to_page(old_pfn[i])),
 					      "old pfn %#lx of page %d not freed", old_pfn[i], i);
-			KUNIT_EXPECT_TRUE_MSG(test, pte_write(new_pte), "page %d lost its write bit", i);
-			KUNIT_EXPECT_EQ_MSG(test, !!pte_soft_dirty(new_pte), !!pte_soft_dirty(pte[i]),
-					    "page %d soft-dirty", i);
+			KUNIT_EXPECT_TRUE_MSG(test, pte_write(new_pte),
+					      "page %d lost its write bit", i);
+			KUNIT_EXPECT_EQ_MSG(test, !!pte_soft_dirty(new_pte),
+					    !!pte_soft_dirty(pte[i]), "page %d soft-dirty", i);
 		}
 		migrate_expect_data(test, addr, MIGRATE_NR_PAGES, round);
 	}
@@ -360,7 +363,7 @@ struct migrate_unmap_case {
 	const char *name;
 	bool shmem;
 	bool writable;
-	/* FOLL_FORCE write on a read-only private mapping: an exclusive anon page, mapped read-only. */
+	/* FOLL_FORCE write to a read-only private mapping: exclusive anon, mapped read-only */
 	bool force;
 	unsigned int expect;	/* SWP_MIGRATION_* */
 };
@@ -510,7 +513,8 @@ static void migrate_folio_rollback(struct kunit *test)
 	migrate_fill(test, addr, MIGRATE_NR_PAGES, 0);
 	/* Start from a known node: everything on nid[0]. */
 	migrate_lookup(test, addr, MIGRATE_NR_PAGES, folios, 0);
-	KUNIT_ASSERT_EQ(test, migrate_folios_to(test, folios, MIGRATE_NR_PAGES, t->nid[0], NULL), 0);
+	KUNIT_ASSERT_EQ(test, migrate_folios_to(test, folios, MIGRATE_NR_PAGES, t->nid[0], NULL),
+			0);
 	src_nid = t->nid[0];
 	dst_nid = t->nid[1];
 
@@ -579,7 +583,8 @@ static void migrate_folio_shmem_two_mappings(struct kunit *test)
 		migrate_fill(test, a, MIGRATE_NR_PAGES, round);
 		migrate_expect_data(test, b, MIGRATE_NR_PAGES, round);
 		migrate_lookup(test, a, MIGRATE_NR_PAGES, folios, 0);
-		KUNIT_ASSERT_EQ(test, migrate_folios_to(test, folios, MIGRATE_NR_PAGES, nid, NULL), 0);
+		KUNIT_ASSERT_EQ(test, migrate_folios_to(test, folios, MIGRATE_NR_PAGES, nid, NULL),
+				0);
 		migrate_assert_no_entries(test, a, MIGRATE_NR_PAGES);
 		migrate_assert_no_entries(test, b, MIGRATE_NR_PAGES);
 		for (i = 0; i < MIGRATE_NR_PAGES; i++) {
@@ -613,7 +618,7 @@ static unsigned long migrate_thp_range(struct kunit *test, struct folio **thp)
 	m = migrate_read_map(current->mm, huge);
 	mmap_read_unlock(current->mm);
 	if (!m.pmd_level || !pmd_trans_huge(m.pmd))
-		kunit_skip(test, "no THP for the aligned range (THP disabled or no huge page free)");
+		kunit_skip(test, "no THP for the aligned range (disabled, or none free)");
 	migrate_lookup(test, huge, 1, thp, 0);
 	KUNIT_ASSERT_TRUE(test, folio_test_pmd_mappable(*thp));
 	return huge;
@@ -718,12 +723,13 @@ static void migrate_folio_thp_pte_mapped(struct kunit *test)
 static int migrate_mprotect_readonly(struct mm_struct *mm, unsigned long addr)
 {
 	struct vm_area_struct *vma, *prev;
+	struct vma_iterator vmi;
 	struct mmu_gather tlb;
 	unsigned long start, end;
-	VMA_ITERATOR(vmi, mm, addr);
 	int err;
 
 	mmap_assert_write_locked(mm);
+	vma_iter_init(&vmi, mm, addr);
 	vma = vma_find(&vmi, addr + 1);
 	if (!vma)
 		return -ENOMEM;
@@ -802,6 +808,7 @@ static struct kunit_suite migrate_folio_test_suite = {
 	.init = migrate_test_init,
 	.test_cases = migrate_folio_test_cases,
 };
+
 kunit_test_suite(migrate_folio_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for migrating mapped folios between NUMA nodes");

@@ -63,26 +63,89 @@ FIXTURE_VARIANT(data)
 	const char *name;
 };
 
-#define DATA_VARIANT(b, m)				\
-	FIXTURE_VARIANT_ADD(data, b##__##m)		\
-	{						\
-		.backing = b,				\
-		.mover = m,				\
-		.name = #b " via " #m,			\
-	}
+FIXTURE_VARIANT_ADD(data, anon_private__move_pages)
+{
+	.backing = ANON_PRIVATE,
+	.mover = MOVE_PAGES,
+	.name = "anon_private via move_pages",
+};
 
-DATA_VARIANT(ANON_PRIVATE, MOVE_PAGES);
-DATA_VARIANT(ANON_PRIVATE, MIGRATE_PAGES);
-DATA_VARIANT(ANON_PRIVATE, MBIND);
-DATA_VARIANT(ANON_SHARED, MOVE_PAGES);
-DATA_VARIANT(ANON_SHARED, MBIND);
-DATA_VARIANT(THP, MOVE_PAGES);
-DATA_VARIANT(THP, MBIND);
-DATA_VARIANT(SHMEM, MOVE_PAGES);
-DATA_VARIANT(SHMEM, MBIND);
-DATA_VARIANT(FILE_DIRTY, MOVE_PAGES);
-DATA_VARIANT(MLOCKED, MOVE_PAGES);
-DATA_VARIANT(MLOCKED, MIGRATE_PAGES);
+FIXTURE_VARIANT_ADD(data, anon_private__migrate_pages)
+{
+	.backing = ANON_PRIVATE,
+	.mover = MIGRATE_PAGES,
+	.name = "anon_private via migrate_pages",
+};
+
+FIXTURE_VARIANT_ADD(data, anon_private__mbind)
+{
+	.backing = ANON_PRIVATE,
+	.mover = MBIND,
+	.name = "anon_private via mbind",
+};
+
+FIXTURE_VARIANT_ADD(data, anon_shared__move_pages)
+{
+	.backing = ANON_SHARED,
+	.mover = MOVE_PAGES,
+	.name = "anon_shared via move_pages",
+};
+
+FIXTURE_VARIANT_ADD(data, anon_shared__mbind)
+{
+	.backing = ANON_SHARED,
+	.mover = MBIND,
+	.name = "anon_shared via mbind",
+};
+
+FIXTURE_VARIANT_ADD(data, thp__move_pages)
+{
+	.backing = THP,
+	.mover = MOVE_PAGES,
+	.name = "thp via move_pages",
+};
+
+FIXTURE_VARIANT_ADD(data, thp__mbind)
+{
+	.backing = THP,
+	.mover = MBIND,
+	.name = "thp via mbind",
+};
+
+FIXTURE_VARIANT_ADD(data, shmem__move_pages)
+{
+	.backing = SHMEM,
+	.mover = MOVE_PAGES,
+	.name = "shmem via move_pages",
+};
+
+FIXTURE_VARIANT_ADD(data, shmem__mbind)
+{
+	.backing = SHMEM,
+	.mover = MBIND,
+	.name = "shmem via mbind",
+};
+
+FIXTURE_VARIANT_ADD(data, file_dirty__move_pages)
+{
+	.backing = FILE_DIRTY,
+	.mover = MOVE_PAGES,
+	.name = "file_dirty via move_pages",
+};
+
+FIXTURE_VARIANT_ADD(data, mlocked__move_pages)
+{
+	.backing = MLOCKED,
+	.mover = MOVE_PAGES,
+	.name = "mlocked via move_pages",
+};
+
+FIXTURE_VARIANT_ADD(data, mlocked__migrate_pages)
+{
+	.backing = MLOCKED,
+	.mover = MIGRATE_PAGES,
+	.name = "mlocked via migrate_pages",
+};
 
 static int memory_nodes(int *a, int *b)
 {
@@ -139,7 +202,9 @@ static long anon_huge_kb(void *addr)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+		/* A mapping's first line: "start-end perms ..." */
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
 			in = a >= start && a < end;
 			continue;
 		}
@@ -189,8 +254,9 @@ FIXTURE_SETUP(data)
 		break;
 	case FILE_DIRTY:
 		dir = getenv("MIGRATION_FILE_DIR");
-		if (!dir || statfs(dir, &sfs) || sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)
-			SKIP(return, "needs MIGRATION_FILE_DIR on a disk filesystem (ext4 in the lab)");
+		if (!dir || statfs(dir, &sfs) || sfs.f_type == TMPFS_MAGIC ||
+		    sfs.f_type == RAMFS_MAGIC)
+			SKIP(return, "needs MIGRATION_FILE_DIR on a disk filesystem");
 		snprintf(self->path, sizeof(self->path), "%s/migration-data-XXXXXX", dir);
 		self->fd = mkstemp(self->path);
 		ASSERT_GE(self->fd, 0) TH_LOG("mkstemp %s: %s", self->path, strerror(errno));
@@ -232,21 +298,31 @@ FIXTURE_TEARDOWN(data)
 	free(self->nodes);
 }
 
-/* Move every page of the range to @target with the variant's syscall; 0 or -errno. */
-static int migrate_range(FIXTURE_DATA(data) *self, const FIXTURE_VARIANT(data) *variant,
-			 int target)
+/* What migrate_range() moves: a range, its pages, and the two nodes. */
+struct range {
+	char *mem;
+	size_t len;
+	size_t nr;
+	void **pages;
+	int *nodes;
+	int *status;
+	int node[2];
+};
+
+/* Move every page of @r to @target with @how; 0 or -errno. */
+static int migrate_range(const struct range *r, enum mover how, int target)
 {
-	unsigned long from = 1UL << self->node[target == self->node[0]];
+	unsigned long from = 1UL << r->node[target == r->node[0]];
 	unsigned long to = 1UL << target;
 	unsigned long maxnode = sizeof(unsigned long) * 8;
 	size_t i;
 	long rc;
 
-	switch (variant->mover) {
+	switch (how) {
 	case MOVE_PAGES:
-		for (i = 0; i < self->nr; i++)
-			self->nodes[i] = target;
-		rc = move_pages(0, self->nr, self->pages, self->nodes, self->status, MPOL_MF_MOVE);
+		for (i = 0; i < r->nr; i++)
+			r->nodes[i] = target;
+		rc = move_pages(0, r->nr, r->pages, r->nodes, r->status, MPOL_MF_MOVE);
 		if (rc > 0)
 			return -EBUSY;	/* some pages not migrated */
 		return rc < 0 ? -errno : 0;
@@ -254,7 +330,7 @@ static int migrate_range(FIXTURE_DATA(data) *self, const FIXTURE_VARIANT(data) *
 		rc = migrate_pages(0, maxnode, &from, &to);
 		return rc < 0 ? -errno : 0;
 	case MBIND:
-		rc = mbind(self->mem, self->len, MPOL_BIND, &to, maxnode, MPOL_MF_MOVE);
+		rc = mbind(r->mem, r->len, MPOL_BIND, &to, maxnode, MPOL_MF_MOVE);
 		return rc < 0 ? -errno : 0;
 	}
 	return -EINVAL;
@@ -267,6 +343,11 @@ static int migrate_range(FIXTURE_DATA(data) *self, const FIXTURE_VARIANT(data) *
  */
 TEST_F(data, round_trip)
 {
+	struct range r = {
+		.mem = self->mem, .len = self->len, .nr = self->nr, .pages = self->pages,
+		.nodes = self->nodes, .status = self->status,
+		.node = { self->node[0], self->node[1] },
+	};
 	int round, tail_ebusy = 0;
 	size_t i;
 
@@ -277,7 +358,7 @@ TEST_F(data, round_trip)
 		int rc;
 
 		fill(self->mem, self->nr, self->psize, round);
-		rc = migrate_range(self, variant, target);
+		rc = migrate_range(&r, variant->mover, target);
 		ASSERT_EQ(rc, 0) TH_LOG("%s round %d: migrating to node %d: %s",
 					variant->name, round, target, strerror(-rc));
 		if (variant->mover == MOVE_PAGES) {
@@ -297,9 +378,10 @@ TEST_F(data, round_trip)
 				}
 				break;
 			}
-			ASSERT_EQ(i, self->nr) TH_LOG("%s round %d: page %zu status %d, expected node %d",
-						      variant->name, round, i,
-						      self->status[i < self->nr ? i : 0], target);
+			ASSERT_EQ(i, self->nr)
+				TH_LOG("%s round %d: page %zu status %d, expected node %d",
+				       variant->name, round, i, self->status[i < self->nr ? i : 0],
+				       target);
 		}
 		ASSERT_EQ(move_pages(0, self->nr, self->pages, NULL, self->status, 0), 0);
 		for (i = 0; i < self->nr && self->status[i] == target; i++)
@@ -308,8 +390,9 @@ TEST_F(data, round_trip)
 					      variant->name, round, i,
 					      self->status[i < self->nr ? i : 0], target);
 		bad = first_bad(self->mem, self->nr, self->psize, round, &word);
-		ASSERT_EQ(bad, -1) TH_LOG("%s round %d: page %ld word %zu corrupt after moving to node %d",
-					  variant->name, round, bad, word, target);
+		ASSERT_EQ(bad, -1)
+			TH_LOG("%s round %d: page %ld word %zu corrupt after moving to node %d",
+			       variant->name, round, bad, word, target);
 	}
 	if (tail_ebusy)
 		XFAIL(return, "move_pages() reported -EBUSY for %d THP tail pages it did migrate",
@@ -321,7 +404,8 @@ TEST_F(data, round_trip)
 		ASSERT_EQ(msync(self->mem, self->len, MS_SYNC), 0);
 		for (i = 0; i < self->nr; i++) {
 			ASSERT_EQ(pread(self->fd, &v, sizeof(v), i * self->psize + 8), sizeof(v));
-			ASSERT_EQ(v, pattern(i, 1, NR_ROUNDS)) TH_LOG("file page %zu after msync", i);
+			ASSERT_EQ(v, pattern(i, 1, NR_ROUNDS))
+				TH_LOG("file page %zu after msync", i);
 		}
 	}
 }
