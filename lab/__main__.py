@@ -53,15 +53,20 @@ def run_profile(name: str, args: argparse.Namespace) -> list[Case]:
     return cases
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    all_cases: list[Case] = []
+def run_profiles(args: argparse.Namespace) -> list[Case]:
+    """Every profile asked for; a profile whose pipeline stops is one failure."""
+    cases: list[Case] = []
     for name in _profiles(args):
         try:
-            all_cases += run_profile(name, args)
+            cases += run_profile(name, args)
         except LabError as e:
             print(f"lab: error: profile {name}: {e}", file=sys.stderr, flush=True)
-            all_cases.append(Case("lab", f"{name}.pipeline", Status.FAIL, str(e).splitlines()[0]))
-    return _finish(all_cases)
+            cases.append(Case("lab", f"{name}.pipeline", Status.FAIL, str(e).splitlines()[0]))
+    return cases
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _finish(run_profiles(args))
 
 
 def _finish(cases: list[Case]) -> int:
@@ -114,13 +119,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     if any(c.status is Status.FAIL for c in cases):
         print("lab: the lab's own tests fail; not booting the guest", file=sys.stderr)
         return _finish(cases)
-    for name in _profiles(args):
-        try:
-            cases += run_profile(name, args)
-        except LabError as e:
-            print(f"lab: error: profile {name}: {e}", file=sys.stderr, flush=True)
-            cases.append(Case("lab", f"{name}.pipeline", Status.FAIL, str(e).splitlines()[0]))
-    return _finish(cases)
+    return _finish(cases + run_profiles(args))
 
 
 def cmd_build(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
+#include "migration_util.h"
 
 #define NR_PAGES	32
 #define NR_ROUNDS	100
@@ -77,54 +78,6 @@ static void mover_wait(struct mover *m, long n)
 		sched_yield();
 }
 
-static int memory_nodes(int *a, int *b)
-{
-	int n, found = 0;
-
-	for (n = 0; n <= numa_max_node() && found < 2; n++) {
-		if (!numa_bitmask_isbitset(numa_all_nodes_ptr, n))
-			continue;
-		if (found++ == 0)
-			*a = n;
-		else
-			*b = n;
-	}
-	return found >= 2 ? 0 : -1;
-}
-
-static uint64_t pattern(size_t page, size_t word, int round)
-{
-	return ((uint64_t)page << 40) ^ ((uint64_t)round << 24) ^ word ^ 0x7061726eULL;
-}
-
-static void fill(char *mem, size_t psize, int round)
-{
-	size_t p, w;
-
-	for (p = 0; p < NR_PAGES; p++)
-		for (w = 0; w < psize / 8; w++)
-			((uint64_t *)(mem + p * psize))[w] = pattern(p, w, round);
-}
-
-/* First page whose contents differ from @round's pattern, or -1. */
-static long first_bad(const char *mem, size_t psize, int round, size_t *word, uint64_t *got)
-{
-	size_t p, w;
-
-	for (p = 0; p < NR_PAGES; p++) {
-		for (w = 0; w < psize / 8; w++) {
-			uint64_t v = ((const uint64_t *)(mem + p * psize))[w];
-
-			if (v != pattern(p, w, round)) {
-				*word = w;
-				*got = v;
-				return p;
-			}
-		}
-	}
-	return -1;
-}
-
 FIXTURE(race)
 {
 	size_t psize;
@@ -146,7 +99,7 @@ FIXTURE_SETUP(race)
 	self->mem = mmap(NULL, NR_PAGES * self->psize, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(self->mem, MAP_FAILED);
-	fill(self->mem, self->psize, 0);
+	fill(self->mem, NR_PAGES, self->psize, 0);
 	for (i = 0; i < NR_PAGES; i++)
 		self->mover.pages[i] = self->mem + i * self->psize;
 	ASSERT_EQ(pthread_create(&self->mover.thread, NULL, mover_fn, &self->mover), 0);
@@ -180,14 +133,16 @@ TEST_F(race, fork_cow_isolation)
 		int status;
 		pid_t pid;
 
-		fill(self->mem, self->psize, round);
+		fill(self->mem, NR_PAGES, self->psize, round);
 		overlaps += atomic_load(&self->mover.in_flight);
 		pid = fork();
 		ASSERT_GE(pid, 0) TH_LOG("fork: %s", strerror(errno));
 		if (pid == 0) {
 			/* Child: take every page over, then check it sees only itself. */
-			fill(self->mem, self->psize, round + 100000);
-			bad = first_bad(self->mem, self->psize, round + 100000, &word, &got);
+			int mine = round + 100000;
+
+			fill(self->mem, NR_PAGES, self->psize, mine);
+			bad = first_bad(self->mem, NR_PAGES, self->psize, mine, &word, &got);
 			_exit(bad < 0 ? 0 : 2);
 		}
 		ASSERT_EQ(waitpid(pid, &status, 0), pid);
@@ -196,7 +151,7 @@ TEST_F(race, fork_cow_isolation)
 			       round, status);
 		/* Let the entries copied at fork time resolve before checking. */
 		mover_wait(&self->mover, 2);
-		bad = first_bad(self->mem, self->psize, round, &word, &got);
+		bad = first_bad(self->mem, NR_PAGES, self->psize, round, &word, &got);
 		ASSERT_EQ(bad, -1)
 			TH_LOG("round %d: parent page %ld word %zu is %#llx: child write leaked",
 			       round, bad, word, (unsigned long long)got);
@@ -242,7 +197,7 @@ TEST_F(race, mprotect_readonly)
 		long bad;
 
 		ASSERT_EQ(mprotect(self->mem, NR_PAGES * self->psize, PROT_READ | PROT_WRITE), 0);
-		fill(self->mem, self->psize, round);
+		fill(self->mem, NR_PAGES, self->psize, round);
 		overlaps += atomic_load(&self->mover.in_flight);
 		ASSERT_EQ(mprotect(self->mem, NR_PAGES * self->psize, PROT_READ), 0);
 		mover_wait(&self->mover, 2);
@@ -253,7 +208,7 @@ TEST_F(race, mprotect_readonly)
 				TH_LOG("round %d: page %d is writable after mprotect(PROT_READ)",
 				       round, i);
 		}
-		bad = first_bad(self->mem, self->psize, round, &word, &got);
+		bad = first_bad(self->mem, NR_PAGES, self->psize, round, &word, &got);
 		ASSERT_EQ(bad, -1) TH_LOG("round %d: page %ld word %zu is %#llx",
 					  round, bad, word, (unsigned long long)got);
 	}

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
+#include "migration_util.h"
 
 /* Like SKIP(), for a known kernel bug the case has checked around (see the reason). */
 #define XFAIL(statement, fmt, ...) do {						\
@@ -146,49 +147,6 @@ FIXTURE_VARIANT_ADD(data, mlocked__migrate_pages)
 	.mover = MIGRATE_PAGES,
 	.name = "mlocked via migrate_pages",
 };
-
-static int memory_nodes(int *a, int *b)
-{
-	int n, found = 0;
-
-	for (n = 0; n <= numa_max_node() && found < 2; n++) {
-		if (!numa_bitmask_isbitset(numa_all_nodes_ptr, n))
-			continue;
-		if (found++ == 0)
-			*a = n;
-		else
-			*b = n;
-	}
-	return found >= 2 ? 0 : -1;
-}
-
-static uint64_t pattern(size_t page, size_t word, int round)
-{
-	return ((uint64_t)page << 40) ^ ((uint64_t)round << 32) ^ word ^ 0x5a5a0000;
-}
-
-static void fill(char *mem, size_t nr, size_t psize, int round)
-{
-	size_t p, w;
-
-	for (p = 0; p < nr; p++)
-		for (w = 0; w < psize / 8; w++)
-			((uint64_t *)(mem + p * psize))[w] = pattern(p, w, round);
-}
-
-/* First page whose contents differ from @round's pattern, or -1. */
-static long first_bad(const char *mem, size_t nr, size_t psize, int round, size_t *word)
-{
-	size_t p, w;
-
-	for (p = 0; p < nr; p++)
-		for (w = 0; w < psize / 8; w++)
-			if (((const uint64_t *)(mem + p * psize))[w] != pattern(p, w, round)) {
-				*word = w;
-				return p;
-			}
-	return -1;
-}
 
 /* AnonHugePages of the mapping that contains @addr, from /proc/self/smaps, in kB. */
 static long anon_huge_kb(void *addr)
@@ -354,6 +312,7 @@ TEST_F(data, round_trip)
 	for (round = 1; round <= NR_ROUNDS; round++) {
 		int target = self->node[round % 2];
 		size_t word = 0;
+		uint64_t got = 0;
 		long bad;
 		int rc;
 
@@ -389,10 +348,10 @@ TEST_F(data, round_trip)
 		ASSERT_EQ(i, self->nr) TH_LOG("%s round %d: page %zu is on node %d, expected %d",
 					      variant->name, round, i,
 					      self->status[i < self->nr ? i : 0], target);
-		bad = first_bad(self->mem, self->nr, self->psize, round, &word);
+		bad = first_bad(self->mem, self->nr, self->psize, round, &word, &got);
 		ASSERT_EQ(bad, -1)
-			TH_LOG("%s round %d: page %ld word %zu corrupt after moving to node %d",
-			       variant->name, round, bad, word, target);
+			TH_LOG("%s round %d: page %ld word %zu is %#llx after moving to node %d",
+			       variant->name, round, bad, word, (unsigned long long)got, target);
 	}
 	if (tail_ebusy)
 		XFAIL(return, "move_pages() reported -EBUSY for %d THP tail pages it did migrate",
