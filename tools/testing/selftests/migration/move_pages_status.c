@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The move_pages(2) contract, entry by entry: the status each kind of
+ * address gets (a node, -ENOENT, -EFAULT, -EACCES), the errors of the call
+ * itself (-EINVAL, -ENODEV, -ESRCH, -EPERM), and that a page whose move is
+ * refused stays where it was with its data.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <numa.h>
+#include <numaif.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../kselftest_harness.h"
+#include "migration_util.h"
+
+#define NOBODY		65534
+
+FIXTURE(status)
+{
+	size_t psize;
+	char *mem;		/* four pages: see FIXTURE_SETUP */
+	int node[2];
+};
+
+/*
+ * Page 0: written (present, private anon); page 1: never touched;
+ * page 2: only read (the shared zero page); page 3: written.
+ */
+FIXTURE_SETUP(status)
+{
+	if (numa_available() < 0)
+		SKIP(return, "NUMA is not available in this kernel");
+	if (memory_nodes(&self->node[0], &self->node[1]))
+		SKIP(return, "needs two nodes with memory");
+	self->psize = sysconf(_SC_PAGESIZE);
+	self->mem = mmap(NULL, 4 * self->psize, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(self->mem, MAP_FAILED);
+	fill(self->mem, 1, self->psize, 1);
+	/* A read fault maps the shared zero page; the atomic load is never elided. */
+	__atomic_load_n(&self->mem[2 * self->psize], __ATOMIC_RELAXED);
+	fill(self->mem + 3 * self->psize, 1, self->psize, 3);
+}
+
+FIXTURE_TEARDOWN(status)
+{
+	if (self->mem && self->mem != MAP_FAILED)
+		munmap(self->mem, 4 * self->psize);
+}
+
+/* The node page @p is on, by query; or the negative errno the query reports. */
+static int node_of(void *p)
+{
+	int status = -1000;
+
+	if (move_pages(0, 1, &p, NULL, &status, 0))
+		return -1000 - errno;
+	return status;
+}
+
+/*
+ * Query mode (nodes == NULL): a present page reports its node, an untouched
+ * page -ENOENT, the zero page -EFAULT, an address in no mapping -EFAULT.
+ */
+TEST_F(status, query)
+{
+	void *pages[5] = { self->mem, self->mem + self->psize, self->mem + 2 * self->psize,
+			   self->mem + 3 * self->psize, (void *)(uintptr_t)self->psize };
+	int status[5] = { -1000, -1000, -1000, -1000, -1000 };
+
+	ASSERT_EQ(move_pages(0, 5, pages, NULL, status, 0), 0) TH_LOG("errno %d", errno);
+	EXPECT_GE(status[0], 0);
+	EXPECT_EQ(status[1], -ENOENT);
+	EXPECT_EQ(status[2], -EFAULT);
+	EXPECT_GE(status[3], 0);
+	EXPECT_EQ(status[4], -EFAULT);
+}
+
+/*
+ * Moving a mix: the present pages go to the target and report it, the
+ * untouched page reports -ENOENT, the zero page and the unmapped address
+ * -EFAULT; none of those counts as "not migrated" (the call returns 0);
+ * moved data is intact.
+ */
+TEST_F(status, move_mixed)
+{
+	void *pages[5] = { self->mem, self->mem + self->psize, self->mem + 2 * self->psize,
+			   self->mem + 3 * self->psize, (void *)(uintptr_t)self->psize };
+	int target = node_of(self->mem) == self->node[0] ? self->node[1] : self->node[0];
+	int nodes[5] = { target, target, target, target, target };
+	int status[5] = { -1000, -1000, -1000, -1000, -1000 };
+	uint64_t got;
+	size_t word;
+
+	ASSERT_EQ(move_pages(0, 5, pages, nodes, status, MPOL_MF_MOVE), 0)
+		TH_LOG("errno %d", errno);
+	EXPECT_EQ(status[0], target);
+	EXPECT_EQ(status[1], -ENOENT);
+	EXPECT_EQ(status[2], -EFAULT);
+	EXPECT_EQ(status[3], target);
+	EXPECT_EQ(status[4], -EFAULT);
+	EXPECT_EQ(node_of(pages[0]), target);
+	EXPECT_EQ(node_of(pages[3]), target);
+	EXPECT_EQ(first_bad(self->mem, 1, self->psize, 1, &word, &got), -1);
+	EXPECT_EQ(first_bad(self->mem + 3 * self->psize, 1, self->psize, 3, &word, &got), -1);
+}
+
+/* Different targets in one call: each page ends on its own target. */
+TEST_F(status, mixed_targets)
+{
+	void *pages[2] = { self->mem, self->mem + 3 * self->psize };
+	int nodes[2] = { self->node[0], self->node[1] };
+	int status[2] = { -1000, -1000 };
+	int round;
+
+	for (round = 0; round < 4; round++) {
+		nodes[0] = self->node[round % 2];
+		nodes[1] = self->node[(round + 1) % 2];
+		ASSERT_EQ(move_pages(0, 2, pages, nodes, status, MPOL_MF_MOVE), 0);
+		EXPECT_EQ(status[0], nodes[0]) TH_LOG("round %d", round);
+		EXPECT_EQ(status[1], nodes[1]) TH_LOG("round %d", round);
+		EXPECT_EQ(node_of(pages[0]), nodes[0]);
+		EXPECT_EQ(node_of(pages[1]), nodes[1]);
+	}
+}
+
+/* Errors of the call: bad flags, a node that does not exist, no such pid. */
+TEST_F(status, call_errors)
+{
+	void *page = self->mem;
+	int before = node_of(page);
+	int node = numa_max_node() + 1;
+	int status = -1000;
+
+	errno = 0;
+	EXPECT_EQ(move_pages(0, 1, &page, &node, &status, 0x80), -1);
+	EXPECT_EQ(errno, EINVAL);
+
+	errno = 0;
+	EXPECT_EQ(move_pages(0, 1, &page, &node, &status, MPOL_MF_MOVE), -1);
+	EXPECT_EQ(errno, ENODEV);
+
+	node = -1;
+	errno = 0;
+	EXPECT_EQ(move_pages(0, 1, &page, &node, &status, MPOL_MF_MOVE), -1);
+	EXPECT_EQ(errno, ENODEV);
+
+	node = self->node[0];
+	errno = 0;
+	EXPECT_EQ(move_pages(0x7ffffff0, 1, &page, &node, &status, MPOL_MF_MOVE), -1);
+	EXPECT_EQ(errno, ESRCH);
+	EXPECT_EQ(node_of(page), before);
+}
+
+/*
+ * A page mapped by two processes (MAP_SHARED anon, after fork) is not
+ * moved with MPOL_MF_MOVE: status -EACCES and the page stays.  With
+ * MPOL_MF_MOVE_ALL (CAP_SYS_NICE) it moves.
+ */
+TEST_F(status, shared_page_needs_move_all)
+{
+	char *shared = mmap(NULL, self->psize, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int pipefd[2], status = -1000, wstatus, before, target;
+	void *page = shared;
+	uint64_t got;
+	size_t word;
+	pid_t child;
+	char c;
+
+	ASSERT_NE(shared, MAP_FAILED);
+	fill(shared, 1, self->psize, 7);
+	ASSERT_EQ(pipe(pipefd), 0);
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		/* Keep the page mapped (and touched) until the parent is done. */
+		c = shared[0];
+		close(pipefd[1]);
+		_exit(read(pipefd[0], &c, 1) < 0);
+	}
+	close(pipefd[0]);
+	before = node_of(page);
+	target = before == self->node[0] ? self->node[1] : self->node[0];
+
+	EXPECT_EQ(move_pages(0, 1, &page, &target, &status, MPOL_MF_MOVE), 0);
+	EXPECT_EQ(status, -EACCES);
+	EXPECT_EQ(node_of(page), before);
+
+	if (geteuid() == 0) {
+		status = -1000;
+		EXPECT_EQ(move_pages(0, 1, &page, &target, &status, MPOL_MF_MOVE_ALL), 0);
+		EXPECT_EQ(status, target);
+		EXPECT_EQ(node_of(page), target);
+	}
+	EXPECT_EQ(first_bad(shared, 1, self->psize, 7, &word, &got), -1);
+	close(pipefd[1]);
+	ASSERT_EQ(waitpid(child, &wstatus, 0), child);
+	munmap(shared, self->psize);
+}
+
+/*
+ * Without privilege: MPOL_MF_MOVE_ALL is -EPERM, and so is moving the
+ * pages of another user's process; nothing moves.
+ */
+TEST_F(status, unprivileged)
+{
+	int pipefd[2], wstatus;
+	pid_t victim, mover;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root to create the other user and drop to it");
+	ASSERT_EQ(pipe(pipefd), 0);
+	victim = fork();
+	ASSERT_GE(victim, 0);
+	if (victim == 0) {
+		char c;
+
+		close(pipefd[1]);
+		_exit(read(pipefd[0], &c, 1) < 0);
+	}
+	close(pipefd[0]);
+
+	mover = fork();
+	ASSERT_GE(mover, 0);
+	if (mover == 0) {
+		void *page = self->mem;
+		int before = node_of(page);
+		int target = before == self->node[0] ? self->node[1] : self->node[0];
+		int status = -1000, ok = 1;
+
+		if (setresgid(NOBODY, NOBODY, NOBODY) || setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(3);
+		/* Our own (now unprivileged) pages: MOVE_ALL needs CAP_SYS_NICE. */
+		ok &= move_pages(0, 1, &page, &target, &status, MPOL_MF_MOVE_ALL) == -1 &&
+		      errno == EPERM;
+		ok &= node_of(page) == before;
+		/* Root's pages (same address layout: forked from us). */
+		ok &= move_pages(victim, 1, &page, &target, &status, MPOL_MF_MOVE) == -1 &&
+		      errno == EPERM;
+		_exit(ok ? 0 : 2);
+	}
+	ASSERT_EQ(waitpid(mover, &wstatus, 0), mover);
+	close(pipefd[1]);
+	waitpid(victim, NULL, 0);
+	ASSERT_TRUE(WIFEXITED(wstatus));
+	ASSERT_NE(WEXITSTATUS(wstatus), 3) TH_LOG("cannot drop to uid %d", NOBODY);
+	EXPECT_EQ(WEXITSTATUS(wstatus), 0)
+		TH_LOG("MOVE_ALL or another user's pages were not refused with EPERM");
+}
+
+TEST_HARNESS_MAIN
