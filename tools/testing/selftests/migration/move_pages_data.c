@@ -246,7 +246,7 @@ FIXTURE_SETUP(data)
 FIXTURE_TEARDOWN(data)
 {
 	if (self->map && self->map != MAP_FAILED)
-		munmap(self->map, self->map_len);
+		munmap(self->map, self->map_len);	/* NULL once the case unmapped it */
 	if (self->fd >= 0)
 		close(self->fd);
 	if (self->path[0])
@@ -357,10 +357,16 @@ TEST_F(data, round_trip)
 		XFAIL(return, "move_pages() reported -EBUSY for %d THP tail pages it did migrate",
 		      tail_ebusy);
 	if (variant->backing == FILE_DIRTY) {
-		/* The dirty page cache that moved must reach the file intact. */
+		/*
+		 * The dirty page cache that moved must reach the disk: write it
+		 * back, drop the (now clean, unmapped) cache and read the file.
+		 */
 		uint64_t v;
 
 		ASSERT_EQ(msync(self->mem, self->len, MS_SYNC), 0);
+		ASSERT_EQ(munmap(self->map, self->map_len), 0);
+		self->map = NULL;
+		ASSERT_EQ(posix_fadvise(self->fd, 0, self->len, POSIX_FADV_DONTNEED), 0);
 		for (i = 0; i < self->nr; i++) {
 			ASSERT_EQ(pread(self->fd, &v, sizeof(v), i * self->psize + 8), sizeof(v));
 			ASSERT_EQ(v, pattern(i, 1, NR_ROUNDS))
