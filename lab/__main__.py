@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import build, mutants, pipeline, report, tree
-from .common import LAB, REPO, LabError, cache_dir, quote, stage
+from .common import LAB, REPO, LabError, cache_dir, clean_env, quote, stage
 from .parse import Case, Status
 from .profile import PROFILE_DIR, TOPOLOGIES, load_profile, with_topology
 
@@ -143,7 +143,7 @@ def cmd_kunit(args: argparse.Namespace) -> int:
     build_dir = cache_dir() / "build" / "kunit-py"
     cmd = kunit_command(src, build_dir, args.timeout)
     stage("kunit.py", quote(cmd))
-    return subprocess.run(cmd, cwd=src, env=build.build_env(), check=False).returncode
+    return subprocess.run(cmd, cwd=src, env=clean_env(build.build_env()), check=False).returncode
 
 
 def cmd_parse(args: argparse.Namespace) -> int:

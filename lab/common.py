@@ -49,6 +49,19 @@ def quote(cmd: list[str]) -> str:
     return " ".join(shlex.quote(c) for c in cmd)
 
 
+# Variables a make above us exports to its children.  Passed on, they would
+# reach kbuild: `make mutants M=name` would turn into kbuild's M= (an
+# external module build).
+_MAKE_VARS = ("MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL", "GNUMAKEFLAGS")
+
+
+def clean_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    out = dict(os.environ if env is None else env)
+    for k in _MAKE_VARS:
+        out.pop(k, None)
+    return out
+
+
 @dataclass(frozen=True)
 class RunResult:
     returncode: int
@@ -65,7 +78,7 @@ def run_logged(cmd: list[str], log: Path, *, cwd: Path | None = None,
         f.write(f"$ {quote(cmd)}\n".encode())
         f.flush()
         try:
-            p = subprocess.run(cmd, cwd=cwd, env=env, stdout=f,
+            p = subprocess.run(cmd, cwd=cwd, env=clean_env(env), stdout=f,
                                stderr=subprocess.STDOUT, timeout=timeout,
                                check=False)
             rc = p.returncode

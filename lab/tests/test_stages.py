@@ -76,6 +76,15 @@ class BuildTest(unittest.TestCase):
         self.assertNotIn("mm/f3.o", msg)
 
 
+class EnvTest(unittest.TestCase):
+    def test_make_variables_do_not_reach_kbuild(self) -> None:
+        """`make mutants M=x` exports M=x in MAKEFLAGS; kbuild would read it as M=."""
+        from lab.common import clean_env
+        env = clean_env({"MAKEFLAGS": " -- M=x", "MAKEOVERRIDES": "${-*-command-variables-*-}",
+                         "MAKELEVEL": "1", "PATH": "/usr/bin"})
+        self.assertEqual(env, {"PATH": "/usr/bin"})
+
+
 class GuestTest(unittest.TestCase):
     def fake_qemu(self, d: Path, body: str) -> str:
         q = d / "fake-qemu"
