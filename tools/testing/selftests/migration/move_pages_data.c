@@ -35,10 +35,12 @@
 
 #define NR_PAGES	64
 #define NR_ROUNDS	4
+#define HUGE_SIZE	(2UL << 20)
+#define HUGE_NR_PATH	"/sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages"
 #define TMPFS_MAGIC	0x01021994
 #define RAMFS_MAGIC	0x858458f6
 
-enum backing { ANON_PRIVATE, ANON_SHARED, THP, SHMEM, FILE_DIRTY, MLOCKED };
+enum backing { ANON_PRIVATE, ANON_SHARED, THP, HUGETLB, SHMEM, FILE_DIRTY, MLOCKED };
 enum mover { MOVE_PAGES, MIGRATE_PAGES, MBIND };
 
 FIXTURE(data)
@@ -51,6 +53,7 @@ FIXTURE(data)
 	size_t map_len;
 	int fd;
 	char path[256];
+	long huge_saved[2];	/* nr_hugepages per node before the case, or -1 */
 	int node[2];
 	void **pages;
 	int *status;
@@ -113,6 +116,20 @@ FIXTURE_VARIANT_ADD(data, thp__mbind)
 	.name = "thp via mbind",
 };
 
+FIXTURE_VARIANT_ADD(data, hugetlb__move_pages)
+{
+	.backing = HUGETLB,
+	.mover = MOVE_PAGES,
+	.name = "hugetlb via move_pages",
+};
+
+FIXTURE_VARIANT_ADD(data, hugetlb__mbind)
+{
+	.backing = HUGETLB,
+	.mover = MBIND,
+	.name = "hugetlb via mbind",
+};
+
 FIXTURE_VARIANT_ADD(data, shmem__move_pages)
 {
 	.backing = SHMEM,
@@ -173,6 +190,63 @@ static long anon_huge_kb(void *addr)
 	return kb;
 }
 
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static int write_long(const char *path, long v)
+{
+	FILE *f = fopen(path, "w");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fprintf(f, "%ld\n", v) > 0;
+	return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+/*
+ * One more free 2 MiB huge page on each of the two nodes (the source and
+ * the target of every round); the old counts are kept for the teardown.
+ */
+static int reserve_huge_pages(const int node[2], long saved[2])
+{
+	char path[128];
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		snprintf(path, sizeof(path), HUGE_NR_PATH, node[k]);
+		saved[k] = read_long(path);
+		if (saved[k] < 0 || write_long(path, saved[k] + 1) ||
+		    read_long(path) < saved[k] + 1)
+			return -1;
+	}
+	return 0;
+}
+
+static void restore_huge_pages(const int node[2], long saved[2])
+{
+	char path[128];
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		if (saved[k] < 0)
+			continue;
+		snprintf(path, sizeof(path), HUGE_NR_PATH, node[k]);
+		write_long(path, saved[k]);
+		saved[k] = -1;
+	}
+}
+
 FIXTURE_SETUP(data)
 {
 	int prot = PROT_READ | PROT_WRITE;
@@ -181,14 +255,16 @@ FIXTURE_SETUP(data)
 	size_t i;
 
 	self->fd = -1;
+	self->huge_saved[0] = -1;
+	self->huge_saved[1] = -1;
 	if (numa_available() < 0)
 		SKIP(return, "NUMA is not available in this kernel");
 	if (memory_nodes(&self->node[0], &self->node[1]))
 		SKIP(return, "needs two nodes with memory");
 	self->psize = sysconf(_SC_PAGESIZE);
 	self->nr = NR_PAGES;
-	if (variant->backing == THP)
-		self->nr = 2 * 1024 * 1024 / self->psize;
+	if (variant->backing == THP || variant->backing == HUGETLB)
+		self->nr = HUGE_SIZE / self->psize;
 	self->len = self->nr * self->psize;
 	self->map_len = self->len;
 
@@ -203,6 +279,12 @@ FIXTURE_SETUP(data)
 	case THP:
 		self->map_len = 2 * self->len;
 		self->map = mmap(NULL, self->map_len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		break;
+	case HUGETLB:
+		if (reserve_huge_pages(self->node, self->huge_saved))
+			SKIP(return, "cannot add a 2 MiB huge page on each node (needs root)");
+		self->map = mmap(NULL, self->len, prot,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 		break;
 	case SHMEM:
 		self->fd = memfd_create("migration-data", 0);
@@ -251,6 +333,7 @@ FIXTURE_TEARDOWN(data)
 		close(self->fd);
 	if (self->path[0])
 		unlink(self->path);
+	restore_huge_pages(self->node, self->huge_saved);
 	free(self->pages);
 	free(self->status);
 	free(self->nodes);
@@ -301,8 +384,10 @@ static int migrate_range(const struct range *r, enum mover how, int target)
  */
 TEST_F(data, round_trip)
 {
+	/* A huge page moves as one: name it once (its other subpages would be -EBUSY). */
 	struct range r = {
-		.mem = self->mem, .len = self->len, .nr = self->nr, .pages = self->pages,
+		.mem = self->mem, .len = self->len, .pages = self->pages,
+		.nr = variant->backing == HUGETLB ? 1 : self->nr,
 		.nodes = self->nodes, .status = self->status,
 		.node = { self->node[0], self->node[1] },
 	};
@@ -320,7 +405,7 @@ TEST_F(data, round_trip)
 		ASSERT_EQ(rc, 0) TH_LOG("%s round %d: migrating to node %d: %s",
 					variant->name, round, target, strerror(-rc));
 		if (variant->mover == MOVE_PAGES) {
-			for (i = 0; i < self->nr; i++) {
+			for (i = 0; i < r.nr; i++) {
 				if (self->status[i] == target)
 					continue;
 				/*
@@ -330,15 +415,15 @@ TEST_F(data, round_trip)
 				 * query below still checks where they are.
 				 */
 				if (variant->backing == THP && self->status[i] == -EBUSY &&
-				    (uintptr_t)self->pages[i] % (2 << 20)) {
+				    (uintptr_t)self->pages[i] % HUGE_SIZE) {
 					tail_ebusy++;
 					continue;
 				}
 				break;
 			}
-			ASSERT_EQ(i, self->nr)
+			ASSERT_EQ(i, r.nr)
 				TH_LOG("%s round %d: page %zu status %d, expected node %d",
-				       variant->name, round, i, self->status[i < self->nr ? i : 0],
+				       variant->name, round, i, self->status[i < r.nr ? i : 0],
 				       target);
 		}
 		ASSERT_EQ(move_pages(0, self->nr, self->pages, NULL, self->status, 0), 0);
