@@ -24,6 +24,8 @@ _RESULT = re.compile(
 _PLAN = re.compile(r"^(?P<prefix>(?:    |# )*)1\.\.(?P<n>\d+)\s*$")
 _VERSION = re.compile(r"^(?:    |# )*K?TAP version \d+\s*$")
 _SUBTEST = re.compile(r"^(?P<prefix>(?:    |# )*)# Subtest: (?P<name>.+?)\s*$")
+# kselftest's runner announces a binary one level above its results.
+_KSELFTEST_BINARY = re.compile(r"^(?P<prefix>(?:    |# )*)# (?P<name>selftests: \S+: \S+)\s*$")
 
 
 class Status(enum.Enum):
@@ -84,6 +86,10 @@ def parse_tap(text: str) -> tuple[list[_Result], list[str]]:
         m = _SUBTEST.match(ln)
         if m:
             names[_depth(m.group("prefix"))] = m.group("name")
+            continue
+        m = _KSELFTEST_BINARY.match(ln)
+        if m:
+            names[_depth(m.group("prefix")) + 1] = m.group("name")
             continue
         m = _PLAN.match(ln)
         if m:

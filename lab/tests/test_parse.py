@@ -93,6 +93,16 @@ class KselftestTapTest(unittest.TestCase):
             ("migration/x.a.thp", Status.PASS, "XFAIL: tail pages report -EBUSY"),
             ("migration/x.a.other", Status.FAIL, "XPASS: stale")])
 
+    def test_binary_cut_short_keeps_its_name(self) -> None:
+        """The guest dies inside a selftest binary: its cases keep its name."""
+        tap = ("TAP version 13\n1..1\n# selftests: migration: migration_race\n"
+               "# TAP version 13\n# 1..5\n# ok 1 race.fork_cow_isolation\n")
+        cases, problems = selftest_cases(tap)
+        self.assertEqual([(c.name, c.status) for c in cases], [
+            ("migration/migration_race.race.fork_cow_isolation", Status.PASS),
+            ("migration/migration_race", Status.FAIL)])
+        self.assertTrue(problems)
+
     def test_failed_binary_without_subtests(self) -> None:
         tap = "TAP version 13\n1..1\n# selftests: migration: x\nnot ok 1 selftests: migration: x # exit=1\n"
         cases, problems = selftest_cases(tap)

@@ -220,4 +220,113 @@ TEST_F(race, mprotect_readonly)
 		SKIP(return, "no mprotect overlapped a migration");
 }
 
+/* The first of the pages at @mem that is not all zeroes, or -1; *word is where. */
+static long first_nonzero(const char *mem, size_t psize, size_t *word)
+{
+	size_t p, w;
+
+	for (p = 0; p < NR_PAGES; p++)
+		for (w = 0; w < psize / 8; w++)
+			if (((const uint64_t *)(mem + p * psize))[w]) {
+				*word = w;
+				return p;
+			}
+	return -1;
+}
+
+/*
+ * Throw the pages away while they move - MADV_DONTNEED, or munmap() and a
+ * fresh MAP_FIXED mapping in their place: afterwards every page must read
+ * as zeroes.  A migration that put an old page back (its entry surviving
+ * the zap) would show the old pattern.
+ */
+static void discard_rounds(struct __test_metadata *_metadata, char *mem, size_t psize,
+			   struct mover *m, int use_munmap)
+{
+	size_t len = NR_PAGES * psize, word = 0;
+	int round, overlaps = 0;
+	long bad;
+
+	for (round = 1; round <= NR_ROUNDS / 2; round++) {
+		fill(mem, NR_PAGES, psize, round);
+		overlaps += atomic_load(&m->in_flight);
+		if (use_munmap) {
+			ASSERT_EQ(munmap(mem, len), 0);
+			ASSERT_EQ(mmap(mem, len, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), mem);
+		} else {
+			ASSERT_EQ(madvise(mem, len, MADV_DONTNEED), 0);
+		}
+		mover_wait(m, 2);
+		bad = first_nonzero(mem, psize, &word);
+		ASSERT_EQ(bad, -1)
+			TH_LOG("round %d: page %ld word %zu not zero after %s: old data is back",
+			       round, bad, word, use_munmap ? "munmap+mmap" : "MADV_DONTNEED");
+	}
+	ASSERT_EQ(atomic_load(&m->errors), 0) TH_LOG("move_pages failed: %s",
+						     strerror(m->last_errno));
+	TH_LOG("%d of %d discards overlapped a move_pages() call", overlaps, NR_ROUNDS / 2);
+	if (!overlaps)
+		SKIP(return, "no discard overlapped a migration");
+}
+
+TEST_F(race, madvise_dontneed)
+{
+	discard_rounds(_metadata, self->mem, self->psize, &self->mover, 0);
+}
+
+TEST_F(race, munmap_remap)
+{
+	discard_rounds(_metadata, self->mem, self->psize, &self->mover, 1);
+}
+
+/*
+ * A child exits while its pages are being moved by its parent
+ * (move_pages() on its pid): every call either moves the child's pages or
+ * fails with the errno of a process that is gone (ESRCH, or EINVAL once
+ * its mm is released); the parent's own pages are untouched.
+ */
+TEST_F(race, exit_while_moving)
+{
+	int round, overlaps = 0;
+
+	for (round = 1; round <= NR_ROUNDS / 4; round++) {
+		int nodes[NR_PAGES], status[NR_PAGES], wstatus, i, calls = 0;
+		size_t word = 0;
+		uint64_t got = 0;
+		pid_t child;
+		long rc;
+
+		fill(self->mem, NR_PAGES, self->psize, round);
+		child = fork();
+		ASSERT_GE(child, 0);
+		if (child == 0) {
+			/* Private copies of our own, then go away soon. */
+			fill(self->mem, NR_PAGES, self->psize, round + 200000);
+			usleep(1000 * (round % 5));
+			_exit(0);
+		}
+		do {
+			for (i = 0; i < NR_PAGES; i++)
+				nodes[i] = self->mover.nodes[calls & 1];
+			rc = move_pages(child, NR_PAGES, self->mover.pages, nodes, status,
+					MPOL_MF_MOVE);
+			calls++;
+			if (rc >= 0)
+				overlaps++;
+		} while (rc >= 0 && calls < 10000);
+		ASSERT_TRUE(errno == ESRCH || errno == EINVAL)
+			TH_LOG("round %d: move_pages on an exiting child: %s", round,
+			       strerror(errno));
+		ASSERT_EQ(waitpid(child, &wstatus, 0), child);
+		ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+		ASSERT_EQ(first_bad(self->mem, NR_PAGES, self->psize, round, &word, &got), -1)
+			TH_LOG("round %d: parent page changed: word %zu is %#llx", round, word,
+			       (unsigned long long)got);
+	}
+	TH_LOG("%d move_pages() calls reached a live child", overlaps);
+	if (!overlaps)
+		SKIP(return, "no call reached the child before it exited");
+}
+
 TEST_HARNESS_MAIN
