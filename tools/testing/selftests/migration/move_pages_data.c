@@ -348,13 +348,15 @@ struct range {
 	int *nodes;
 	int *status;
 	int node[2];
+	unsigned long memory_nodes;	/* mask of the nodes with memory */
 };
 
 /* Move every page of @r to @target with @how; 0 or -errno. */
 static int migrate_range(const struct range *r, enum mover how, int target)
 {
-	unsigned long from = 1UL << r->node[target == r->node[0]];
 	unsigned long to = 1UL << target;
+	/* From everywhere else: pages may start on a third node. */
+	unsigned long from = r->memory_nodes & ~to;
 	unsigned long maxnode = sizeof(unsigned long) * 8;
 	size_t i;
 	long rc;
@@ -391,11 +393,14 @@ TEST_F(data, round_trip)
 		.nodes = self->nodes, .status = self->status,
 		.node = { self->node[0], self->node[1] },
 	};
-	int round, tail_ebusy = 0;
+	int round, tail_ebusy = 0, n;
 	size_t i, word = 0;
 	uint64_t got = 0;
 	long bad;
 
+	for (n = 0; n <= numa_max_node() && n < 64; n++)
+		if (numa_bitmask_isbitset(numa_all_nodes_ptr, n))
+			r.memory_nodes |= 1UL << n;
 	for (round = 1; round <= NR_ROUNDS; round++) {
 		int target = self->node[round % 2];
 		int rc;
