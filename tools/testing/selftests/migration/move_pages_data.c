@@ -40,7 +40,7 @@
 #define TMPFS_MAGIC	0x01021994
 #define RAMFS_MAGIC	0x858458f6
 
-enum backing { ANON_PRIVATE, ANON_SHARED, THP, HUGETLB, SHMEM, FILE_DIRTY, MLOCKED };
+enum backing { ANON_PRIVATE, ANON_SHARED, THP, HUGETLB, SHMEM, FILE_DIRTY, MLOCKED, SWAPCACHE };
 enum mover { MOVE_PAGES, MIGRATE_PAGES, MBIND };
 
 FIXTURE(data)
@@ -151,6 +151,13 @@ FIXTURE_VARIANT_ADD(data, file_dirty__move_pages)
 	.name = "file_dirty via move_pages",
 };
 
+FIXTURE_VARIANT_ADD(data, swapcache__move_pages)
+{
+	.backing = SWAPCACHE,
+	.mover = MOVE_PAGES,
+	.name = "swapcache via move_pages",
+};
+
 FIXTURE_VARIANT_ADD(data, mlocked__move_pages)
 {
 	.backing = MLOCKED,
@@ -165,17 +172,18 @@ FIXTURE_VARIANT_ADD(data, mlocked__migrate_pages)
 	.name = "mlocked via migrate_pages",
 };
 
-/* AnonHugePages of the mapping that contains @addr, from /proc/self/smaps, in kB. */
-static long anon_huge_kb(void *addr)
+/* Field @field ("AnonHugePages", "Swap") of the mapping containing @addr in smaps, in kB. */
+static long smaps_kb(void *addr, const char *field)
 {
 	unsigned long start, end, a = (unsigned long)addr;
-	char line[256];
+	char line[256], fmt[64];
 	int in = 0;
 	long kb = -1;
 	FILE *f = fopen("/proc/self/smaps", "r");
 
 	if (!f)
 		return -1;
+	snprintf(fmt, sizeof(fmt), "%s: %%ld kB", field);
 	while (fgets(line, sizeof(line), f)) {
 		/* A mapping's first line: "start-end perms ..." */
 		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
@@ -183,11 +191,27 @@ static long anon_huge_kb(void *addr)
 			in = a >= start && a < end;
 			continue;
 		}
-		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+		if (in && sscanf(line, fmt, &kb) == 1)
 			break;
 	}
 	fclose(f);
 	return kb;
+}
+
+/*
+ * Page the range out to swap and fault it back in (read only): the folios
+ * come back in the swap cache, which is what the SWAPCACHE backing moves.
+ * 0, or -1 when nothing went to swap (no swap configured or enabled).
+ */
+static int through_swap(char *mem, size_t len, size_t psize)
+{
+	size_t p;
+
+	if (madvise(mem, len, MADV_PAGEOUT) || smaps_kb(mem, "Swap") <= 0)
+		return -1;
+	for (p = 0; p < len; p += psize)
+		__atomic_load_n(&mem[p], __ATOMIC_RELAXED);
+	return 0;
 }
 
 static long read_long(const char *path)
@@ -271,6 +295,7 @@ FIXTURE_SETUP(data)
 	switch (variant->backing) {
 	case ANON_PRIVATE:
 	case MLOCKED:
+	case SWAPCACHE:
 		self->map = mmap(NULL, self->len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		break;
 	case ANON_SHARED:
@@ -313,9 +338,11 @@ FIXTURE_SETUP(data)
 	if (variant->backing == MLOCKED)
 		ASSERT_EQ(mlock(self->mem, self->len), 0) TH_LOG("mlock: %s", strerror(errno));
 	fill(self->mem, self->nr, self->psize, 0);
-	if (variant->backing == THP && anon_huge_kb(self->mem) < 2048)
+	if (variant->backing == THP && smaps_kb(self->mem, "AnonHugePages") < 2048)
 		SKIP(return, "no THP for the aligned range (AnonHugePages %ld kB)",
-		     anon_huge_kb(self->mem));
+		     smaps_kb(self->mem, "AnonHugePages"));
+	if (variant->backing == SWAPCACHE && through_swap(self->mem, self->len, self->psize))
+		SKIP(return, "nothing went to swap (needs CONFIG_SWAP and a swap device)");
 
 	self->pages = calloc(self->nr, sizeof(void *));
 	self->status = calloc(self->nr, sizeof(int));
@@ -406,6 +433,9 @@ TEST_F(data, round_trip)
 		int rc;
 
 		fill(self->mem, self->nr, self->psize, round);
+		if (variant->backing == SWAPCACHE)
+			ASSERT_EQ(through_swap(self->mem, self->len, self->psize), 0)
+				TH_LOG("round %d: pages did not go to swap", round);
 		rc = migrate_range(&r, variant->mover, target);
 		ASSERT_EQ(rc, 0) TH_LOG("%s round %d: migrating to node %d: %s",
 					variant->name, round, target, strerror(-rc));
