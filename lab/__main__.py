@@ -19,13 +19,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 import unittest
 from pathlib import Path
 from typing import Callable
 
 from . import build, mutants, pipeline, report, tree
-from .common import LAB, REPO, LabError, cache_dir, clean_env, quote, stage
+from .common import LAB, REPO, LabError, cache_dir, clean_env, elapsed, quote, stage
 from .parse import Case, Status
 from .profile import PROFILE_DIR, TOPOLOGIES, load_profile, with_topology
 
@@ -72,17 +71,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _finish(cases: list[Case]) -> int:
     n = report.counts(cases)
     verdict = "PASS" if n["failed"] == 0 and cases else "FAIL"
-    print(f"verdict: {verdict} after {pipeline_elapsed()}; results in {REPO / 'results'}")
+    print(f"verdict: {verdict} after {elapsed()}; results in {REPO / 'results'}")
     print(report.closing_line(cases), flush=True)
     return 0 if verdict == "PASS" else 1
-
-
-_T0 = time.monotonic()
-
-
-def pipeline_elapsed() -> str:
-    s = int(time.monotonic() - _T0)
-    return f"{s // 60}m{s % 60:02d}s"
 
 
 def unit_tests() -> list[Case]:

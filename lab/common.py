@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,8 +123,3 @@ def write_if_changed(path: Path, data: bytes, mode: int | None = None) -> bool:
         os.chmod(tmp, mode)
     os.replace(tmp, path)
     return True
-
-
-def die(msg: str, code: int = 1) -> "NoReturn":  # type: ignore[name-defined]
-    print(f"lab: error: {msg}", file=sys.stderr, flush=True)
-    sys.exit(code)
