@@ -8,8 +8,9 @@ tree, with a header of "Key: value" lines before the diff:
     Breaks: migrate_folio_undo_src() does not remove the migration entries
     Origin: seeds 000 (orphaned migration entry after a fork race)
     Expect: kunit:migrate_folio.migrate_folio_rollback
+    Profile: swap            (optional; swapless when absent)
 
-Each mutant is built incrementally in the swapless build directory (only
+Each mutant is built incrementally in its profile's build directory (only
 the touched objects recompile), booted, and judged: killed when any case
 fails (a test, or the lab's own checks: WARNING/BUG/panic/hang), survived
 otherwise.  The tree is restored afterwards.
@@ -30,6 +31,7 @@ from .profile import load_profile
 
 MUTANT_DIR = REPO / "mutants"
 HEADER_KEYS = ("Mutant", "Breaks", "Origin", "Expect")
+OPTIONAL_KEYS = ("Profile",)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Mutant:
     breaks: str
     origin: str
     expect: tuple[str, ...]
+    profile: str = "swapless"
 
 
 @dataclass
@@ -63,7 +66,7 @@ def parse_header(path: Path) -> Mutant:
         if line.startswith(("--- ", "diff ")):
             break
         key, sep, value = line.partition(":")
-        if sep and key in HEADER_KEYS:
+        if sep and key in HEADER_KEYS + OPTIONAL_KEYS:
             fields[key] = (fields.get(key, "") + " " + value.strip()).strip()
     missing = [k for k in HEADER_KEYS if k not in fields]
     if missing:
@@ -71,7 +74,9 @@ def parse_header(path: Path) -> Mutant:
     if fields["Mutant"] != path.stem:
         raise LabError(f"{path.name}: 'Mutant: {fields['Mutant']}' does not match the file name")
     expect = tuple(e for e in fields["Expect"].replace(",", " ").split() if e)
-    return Mutant(path.stem, path, fields["Breaks"], fields["Origin"], expect)
+    profile = fields.get("Profile", "swapless")
+    load_profile(profile)   # an unknown profile is an error in the header, not at boot
+    return Mutant(path.stem, path, fields["Breaks"], fields["Origin"], expect, profile)
 
 
 def catalogue(only: str | None = None) -> list[Mutant]:
@@ -103,19 +108,18 @@ def table(outcomes: list[Outcome]) -> str:
 
 def run(only: str | None, timeout: float, results_root: Path) -> int:
     mutants = catalogue(only)
-    profile = load_profile("swapless")
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     top = results_root / f"mutants-{stamp}"
     top.mkdir(parents=True)
     outcomes: list[Outcome] = []
     try:
         for m in mutants:
-            stage("mutant", f"{m.name}: {m.breaks}")
+            stage("mutant", f"{m.name} ({m.profile}): {m.breaks}")
             out = top / m.name
             out.mkdir()
             t0 = time.monotonic()
             try:
-                cases, _ = pipeline.run_one(profile, "patched", out,
+                cases, _ = pipeline.run_one(load_profile(m.profile), "patched", out,
                                             pipeline.GuestOptions(timeout), extra=(m.path,))
             except LabError as e:
                 outcomes.append(Outcome(m, False, error=str(e).splitlines()[0],

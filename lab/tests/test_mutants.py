@@ -28,6 +28,18 @@ class CatalogueTest(unittest.TestCase):
             with self.assertRaisesRegex(LabError, "does not match the file name"):
                 mutants.parse_header(p)
 
+    def test_profile_header(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "x.patch"
+            head = "Mutant: x\nBreaks: b\nOrigin: o\nExpect: e\n"
+            p.write_text(head + "--- a/f\n")
+            self.assertEqual(mutants.parse_header(p).profile, "swapless")
+            p.write_text(head + "Profile: swap\n--- a/f\n")
+            self.assertEqual(mutants.parse_header(p).profile, "swap")
+            p.write_text(head + "Profile: nosuch\n--- a/f\n")
+            with self.assertRaisesRegex(LabError, "unknown profile 'nosuch'"):
+                mutants.parse_header(p)
+
     def test_unknown_selection(self) -> None:
         with self.assertRaisesRegex(LabError, "unknown mutant"):
             mutants.catalogue("no-such-mutant")

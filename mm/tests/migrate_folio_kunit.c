@@ -13,6 +13,7 @@
 #include <linux/highmem.h>
 #include <linux/huge_mm.h>
 #include <linux/migrate.h>
+#include <linux/migrate_debug.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/nodemask.h>
@@ -719,8 +720,8 @@ static void migrate_folio_thp_pte_mapped(struct kunit *test)
 	migrate_expect_data(test, huge, HPAGE_PMD_NR, 0);
 }
 
-/* mprotect(PROT_READ) of the whole VMA at @addr, as the syscall does it. */
-static int migrate_mprotect_readonly(struct mm_struct *mm, unsigned long addr)
+/* mprotect() of the whole VMA at @addr, with or without write, as the syscall does it. */
+static int migrate_mprotect(struct mm_struct *mm, unsigned long addr, bool writable)
 {
 	struct vm_area_struct *vma, *prev;
 	struct vma_iterator vmi;
@@ -738,7 +739,8 @@ static int migrate_mprotect_readonly(struct mm_struct *mm, unsigned long addr)
 	prev = vma_prev(&vmi);
 	vma = vma_find(&vmi, end);
 	tlb_gather_mmu(&tlb, mm);
-	err = mprotect_fixup(&vmi, &tlb, vma, &prev, start, end, vma->vm_flags & ~VM_WRITE);
+	err = mprotect_fixup(&vmi, &tlb, vma, &prev, start, end,
+			     writable ? vma->vm_flags | VM_WRITE : vma->vm_flags & ~VM_WRITE);
 	tlb_finish_mmu(&tlb);
 	return err;
 }
@@ -772,7 +774,7 @@ static void migrate_folio_mprotect_entry(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, !m.none && !m.pmd_level && is_swap_pte(m.pte));
 	KUNIT_EXPECT_TRUE(test, is_writable_migration_entry(pte_to_swp_entry(m.pte)));
 
-	KUNIT_EXPECT_EQ(test, migrate_mprotect_readonly(mm, addr), 0);
+	KUNIT_EXPECT_EQ(test, migrate_mprotect(mm, addr, false), 0);
 	m = migrate_read_map(mm, addr);
 	entry = pte_to_swp_entry(m.pte);
 	KUNIT_EXPECT_TRUE(test, is_swap_pte(m.pte) && is_migration_entry(entry));
@@ -792,6 +794,101 @@ static void migrate_folio_mprotect_entry(struct kunit *test)
 	migrate_expect_data(test, addr, 1, 0);
 }
 
+/*
+ * Contract of CONFIG_DEBUG_MIGRATION_ENTRIES, first check: the walk that
+ * ends remove_migration_ptes() reports a migration entry still in place.
+ * Run here before the restore, while the entry exists, it must report
+ * exactly that entry; run by the restore itself, after it, nothing.
+ */
+static void migrate_folio_orphan_after_remove(struct kunit *test)
+{
+	struct migration_entry_report last = {};
+	unsigned long before, checked, restored;
+	struct mm_struct *mm;
+	struct folio *folio;
+	unsigned long addr;
+
+	if (!IS_ENABLED(CONFIG_DEBUG_MIGRATION_ENTRIES))
+		kunit_skip(test, "Test requires: CONFIG_DEBUG_MIGRATION_ENTRIES=y");
+	addr = migrate_mmap(test, NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS);
+	migrate_fill(test, addr, 1, 0);
+	migrate_lookup(test, addr, 1, &folio, 0);
+	mm = current->mm;	/* attached by the first kunit_vm_mmap() */
+
+	folio_get(folio);	/* as isolation would: unmapping drops the mapping's */
+	mmap_read_lock(mm);
+	folio_lock(folio);
+	try_to_migrate(folio, 0);
+	before = migration_entry_reports();
+	migration_entry_expect_reports(current, &last);
+	migration_entry_check_orphans(folio, folio, false);
+	checked = migration_entry_reports();
+	remove_migration_ptes(folio, folio, 0);
+	restored = migration_entry_reports();
+	migration_entry_expect_reports(NULL, NULL);
+	folio_unlock(folio);
+	mmap_read_unlock(mm);
+	folio_put(folio);
+
+	KUNIT_EXPECT_EQ(test, checked - before, 1);
+	KUNIT_EXPECT_EQ(test, last.addr, addr);
+	KUNIT_EXPECT_TRUE(test, is_migration_entry(last.entry));
+	KUNIT_EXPECT_EQ(test, swp_offset_pfn(last.entry), folio_pfn(folio));
+	KUNIT_EXPECT_EQ_MSG(test, restored, checked, "a report after a complete restore");
+	migrate_assert_no_entries(test, addr, 1);
+	migrate_expect_data(test, addr, 1, 0);
+}
+
+/*
+ * Second check: a walker that meets a migration entry whose folio is not
+ * locked reports it.  The orphan is made by unlocking the folio while its
+ * (read) entry is in place; mprotect() then meets it.
+ */
+static void migrate_folio_orphan_met_by_mprotect(struct kunit *test)
+{
+	struct migration_entry_report last = {};
+	unsigned long before, after;
+	struct mm_struct *mm;
+	struct folio *folio;
+	unsigned long addr;
+	int err;
+
+	if (!IS_ENABLED(CONFIG_DEBUG_MIGRATION_ENTRIES))
+		kunit_skip(test, "Test requires: CONFIG_DEBUG_MIGRATION_ENTRIES=y");
+	addr = migrate_mmap(test, NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS);
+	migrate_fill(test, addr, 1, 0);
+	migrate_lookup(test, addr, 1, &folio, 0);
+	mm = current->mm;	/* attached by the first kunit_vm_mmap() */
+
+	folio_get(folio);
+	mmap_write_lock(mm);
+	/* A read entry: walkers only dereference the folio of a write entry. */
+	err = migrate_mprotect(mm, addr, false);
+	folio_lock(folio);
+	try_to_migrate(folio, 0);
+	folio_unlock(folio);
+	before = migration_entry_reports();
+	migration_entry_expect_reports(current, &last);
+	if (!err)
+		err = migrate_mprotect(mm, addr, true);
+	migration_entry_expect_reports(NULL, NULL);
+	after = migration_entry_reports();
+	folio_lock(folio);
+	remove_migration_ptes(folio, folio, 0);
+	folio_unlock(folio);
+	mmap_write_unlock(mm);
+	folio_put(folio);
+
+	KUNIT_EXPECT_EQ(test, err, 0);
+	KUNIT_EXPECT_EQ(test, after - before, 1);
+	KUNIT_EXPECT_EQ(test, last.addr, addr);
+	KUNIT_EXPECT_STREQ(test, last.what ? last.what : "(none)", "mprotect");
+	migrate_assert_no_entries(test, addr, 1);
+	migrate_expect_data(test, addr, 1, 0);
+}
+
 static struct kunit_case migrate_folio_test_cases[] = {
 	KUNIT_CASE(migrate_folio_anon),
 	KUNIT_CASE_PARAM(migrate_folio_unmapped_state, migrate_unmap_gen_params),
@@ -800,6 +897,8 @@ static struct kunit_case migrate_folio_test_cases[] = {
 	KUNIT_CASE(migrate_folio_thp_pmd),
 	KUNIT_CASE(migrate_folio_thp_pte_mapped),
 	KUNIT_CASE(migrate_folio_mprotect_entry),
+	KUNIT_CASE(migrate_folio_orphan_after_remove),
+	KUNIT_CASE(migrate_folio_orphan_met_by_mprotect),
 	{}
 };
 

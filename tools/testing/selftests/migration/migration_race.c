@@ -8,7 +8,9 @@
  *   making it a read entry: after the move, parent and child would share
  *   one writable page, and the child's writes would show in the parent;
  * - mprotect(PROT_READ) leaving a write migration entry writable: after
- *   the move, a write to the read-only range would succeed.
+ *   the move, a write to the read-only range would succeed;
+ * - a page thrown away (MADV_DONTNEED, munmap(), ftruncate()) while it is
+ *   under migration coming back with its old contents.
  *
  * Each case runs a bounded number of rounds and reports how many of them
  * overlapped a move_pages() call; it skips when none did, since it then
@@ -24,6 +26,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -278,6 +281,79 @@ TEST_F(race, madvise_dontneed)
 TEST_F(race, munmap_remap)
 {
 	discard_rounds(_metadata, self->mem, self->psize, &self->mover, 1);
+}
+
+/*
+ * ftruncate() a shared file mapping to nothing and back while its pages
+ * move: afterwards every page must read as zeroes (a truncated page that
+ * migration put back would show the old pattern), and a new pattern
+ * written after that must survive the moves that follow.
+ */
+static void truncate_rounds(struct __test_metadata *_metadata, int fd, const int nodes[2])
+{
+	size_t psize = sysconf(_SC_PAGESIZE), len = NR_PAGES * psize, word = 0;
+	struct mover m = { .nodes = { nodes[0], nodes[1] } };
+	int round, overlaps = 0, i;
+	uint64_t got = 0;
+	char *mem;
+	long bad;
+
+	ASSERT_EQ(ftruncate(fd, len), 0);
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(mem, MAP_FAILED);
+	fill(mem, NR_PAGES, psize, 0);
+	for (i = 0; i < NR_PAGES; i++)
+		m.pages[i] = mem + i * psize;
+	ASSERT_EQ(pthread_create(&m.thread, NULL, mover_fn, &m), 0);
+	mover_wait(&m, 1);
+	for (round = 1; round <= NR_ROUNDS / 2; round++) {
+		overlaps += atomic_load(&m.in_flight);
+		ASSERT_EQ(ftruncate(fd, 0), 0);
+		ASSERT_EQ(ftruncate(fd, len), 0);
+		mover_wait(&m, 2);
+		bad = first_nonzero(mem, psize, &word);
+		ASSERT_EQ(bad, -1)
+			TH_LOG("round %d: page %ld word %zu not zero after truncation", round,
+			       bad, word);
+		fill(mem, NR_PAGES, psize, round);
+		mover_wait(&m, 2);
+		bad = first_bad(mem, NR_PAGES, psize, round, &word, &got);
+		ASSERT_EQ(bad, -1) TH_LOG("round %d: page %ld word %zu is %#llx", round, bad,
+					  word, (unsigned long long)got);
+	}
+	atomic_store(&m.stop, 1);
+	pthread_join(m.thread, NULL);
+	munmap(mem, len);
+	ASSERT_EQ(atomic_load(&m.errors), 0) TH_LOG("move_pages failed: %s",
+						    strerror(m.last_errno));
+	TH_LOG("%d of %d truncations overlapped a move_pages() call", overlaps, NR_ROUNDS / 2);
+	if (!overlaps)
+		SKIP(return, "no truncation overlapped a migration");
+}
+
+TEST_F(race, ftruncate_shmem)
+{
+	int fd = memfd_create("migration-truncate", 0);
+
+	ASSERT_GE(fd, 0) TH_LOG("memfd_create: %s", strerror(errno));
+	truncate_rounds(_metadata, fd, self->mover.nodes);
+	close(fd);
+}
+
+TEST_F(race, ftruncate_file)
+{
+	const char *dir = getenv("MIGRATION_FILE_DIR");
+	char path[256];
+	int fd;
+
+	if (!dir)
+		SKIP(return, "needs MIGRATION_FILE_DIR on a disk filesystem");
+	snprintf(path, sizeof(path), "%s/migration-truncate-XXXXXX", dir);
+	fd = mkstemp(path);
+	ASSERT_GE(fd, 0) TH_LOG("mkstemp %s: %s", path, strerror(errno));
+	unlink(path);
+	truncate_rounds(_metadata, fd, self->mover.nodes);
+	close(fd);
 }
 
 /*

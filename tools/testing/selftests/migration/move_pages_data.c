@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Migration must move data, not just return 0.  For each backing (private
- * and shared anon, THP, shmem, a file on a real filesystem, mlocked
- * memory) and each way to migrate (move_pages(2), migrate_pages(2) of the
- * whole process, mbind(2) with MPOL_MF_MOVE) every page gets a pattern
+ * and shared anon, THP mapped by a PMD and by PTEs, hugetlb, shmem, clean
+ * and dirty page cache of a file on a real filesystem, mlocked memory,
+ * swap cache) and each way to migrate (move_pages(2) with MPOL_MF_MOVE or
+ * MPOL_MF_MOVE_ALL, migrate_pages(2) of the whole process, mbind(2) with
+ * MPOL_BIND or MPOL_PREFERRED and MPOL_MF_MOVE) every page gets a pattern
  * (page index and round), is moved to the other node, and after every
  * round every word of every page and the node each page is on are checked.
  */
@@ -39,9 +41,15 @@
 #define HUGE_NR_PATH	"/sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages"
 #define TMPFS_MAGIC	0x01021994
 #define RAMFS_MAGIC	0x858458f6
+#define PM_PRESENT	(1ULL << 63)
+#define PM_PFN_MASK	((1ULL << 55) - 1)
+#define KPF_THP		22
 
-enum backing { ANON_PRIVATE, ANON_SHARED, THP, HUGETLB, SHMEM, FILE_DIRTY, MLOCKED, SWAPCACHE };
-enum mover { MOVE_PAGES, MIGRATE_PAGES, MBIND };
+enum backing {
+	ANON_PRIVATE, ANON_SHARED, THP, THP_PTE, HUGETLB, SHMEM, FILE_CLEAN, FILE_DIRTY,
+	MLOCKED, SWAPCACHE,
+};
+enum mover { MOVE_PAGES, MOVE_PAGES_ALL, MIGRATE_PAGES, MBIND, MBIND_PREFERRED };
 
 FIXTURE(data)
 {
@@ -88,6 +96,13 @@ FIXTURE_VARIANT_ADD(data, anon_private__mbind)
 	.name = "anon_private via mbind",
 };
 
+FIXTURE_VARIANT_ADD(data, anon_private__mbind_preferred)
+{
+	.backing = ANON_PRIVATE,
+	.mover = MBIND_PREFERRED,
+	.name = "anon_private via mbind(MPOL_PREFERRED)",
+};
+
 FIXTURE_VARIANT_ADD(data, anon_shared__move_pages)
 {
 	.backing = ANON_SHARED,
@@ -107,6 +122,20 @@ FIXTURE_VARIANT_ADD(data, thp__move_pages)
 	.backing = THP,
 	.mover = MOVE_PAGES,
 	.name = "thp via move_pages",
+};
+
+FIXTURE_VARIANT_ADD(data, anon_shared__move_pages_all)
+{
+	.backing = ANON_SHARED,
+	.mover = MOVE_PAGES_ALL,
+	.name = "anon_shared via move_pages(MPOL_MF_MOVE_ALL)",
+};
+
+FIXTURE_VARIANT_ADD(data, thp_pte__move_pages)
+{
+	.backing = THP_PTE,
+	.mover = MOVE_PAGES,
+	.name = "pte-mapped thp via move_pages",
 };
 
 FIXTURE_VARIANT_ADD(data, thp__mbind)
@@ -142,6 +171,20 @@ FIXTURE_VARIANT_ADD(data, shmem__mbind)
 	.backing = SHMEM,
 	.mover = MBIND,
 	.name = "shmem via mbind",
+};
+
+FIXTURE_VARIANT_ADD(data, file_clean__move_pages)
+{
+	.backing = FILE_CLEAN,
+	.mover = MOVE_PAGES,
+	.name = "file_clean via move_pages",
+};
+
+FIXTURE_VARIANT_ADD(data, file_clean__mbind)
+{
+	.backing = FILE_CLEAN,
+	.mover = MBIND,
+	.name = "file_clean via mbind",
 };
 
 FIXTURE_VARIANT_ADD(data, file_dirty__move_pages)
@@ -271,6 +314,61 @@ static void restore_huge_pages(const int node[2], long saved[2])
 	}
 }
 
+static int is_thp(enum backing b)
+{
+	return b == THP || b == THP_PTE;
+}
+
+/*
+ * Is the page at @addr part of a large folio?  From its pfn in
+ * /proc/self/pagemap and its flags in /proc/kpageflags (both need root).
+ */
+static int is_large_folio(void *addr)
+{
+	uint64_t entry = 0, flags = 0;
+	long psize = sysconf(_SC_PAGESIZE);
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	int kf = open("/proc/kpageflags", O_RDONLY);
+	int ret = 0;
+
+	if (pm >= 0 && kf >= 0 &&
+	    pread(pm, &entry, 8, (uintptr_t)addr / psize * 8) == 8 &&
+	    (entry & PM_PRESENT) && (entry & PM_PFN_MASK) &&
+	    pread(kf, &flags, 8, (entry & PM_PFN_MASK) * 8) == 8)
+		ret = !!(flags & (1ULL << KPF_THP));
+	if (pm >= 0)
+		close(pm);
+	if (kf >= 0)
+		close(kf);
+	return ret;
+}
+
+/*
+ * Write round @round's pattern: through the mapping, or for clean page
+ * cache with pwrite() and fdatasync(), then fault every page in by reading.
+ */
+static int write_round(char *mem, size_t nr, size_t psize, int fd, enum backing b, int round)
+{
+	char *buf;
+	size_t p;
+	int ret = 0;
+
+	if (b != FILE_CLEAN) {
+		fill(mem, nr, psize, round);
+		return 0;
+	}
+	buf = malloc(nr * psize);
+	if (!buf)
+		return -1;
+	fill(buf, nr, psize, round);
+	if (pwrite(fd, buf, nr * psize, 0) != (ssize_t)(nr * psize) || fdatasync(fd))
+		ret = -1;
+	free(buf);
+	for (p = 0; p < nr; p++)
+		__atomic_load_n(&mem[p * psize], __ATOMIC_RELAXED);
+	return ret;
+}
+
 FIXTURE_SETUP(data)
 {
 	int prot = PROT_READ | PROT_WRITE;
@@ -287,7 +385,7 @@ FIXTURE_SETUP(data)
 		SKIP(return, "needs two nodes with memory");
 	self->psize = sysconf(_SC_PAGESIZE);
 	self->nr = NR_PAGES;
-	if (variant->backing == THP || variant->backing == HUGETLB)
+	if (is_thp(variant->backing) || variant->backing == HUGETLB)
 		self->nr = HUGE_SIZE / self->psize;
 	self->len = self->nr * self->psize;
 	self->map_len = self->len;
@@ -302,6 +400,7 @@ FIXTURE_SETUP(data)
 		self->map = mmap(NULL, self->len, prot, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		break;
 	case THP:
+	case THP_PTE:
 		self->map_len = 2 * self->len;
 		self->map = mmap(NULL, self->map_len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		break;
@@ -317,6 +416,7 @@ FIXTURE_SETUP(data)
 		ASSERT_EQ(ftruncate(self->fd, self->len), 0);
 		self->map = mmap(NULL, self->len, prot, MAP_SHARED, self->fd, 0);
 		break;
+	case FILE_CLEAN:
 	case FILE_DIRTY:
 		dir = getenv("MIGRATION_FILE_DIR");
 		if (!dir || statfs(dir, &sfs) || sfs.f_type == TMPFS_MAGIC ||
@@ -326,21 +426,38 @@ FIXTURE_SETUP(data)
 		self->fd = mkstemp(self->path);
 		ASSERT_GE(self->fd, 0) TH_LOG("mkstemp %s: %s", self->path, strerror(errno));
 		ASSERT_EQ(ftruncate(self->fd, self->len), 0);
+		/* Clean page cache is only ever read through the mapping. */
+		if (variant->backing == FILE_CLEAN)
+			prot = PROT_READ;
 		self->map = mmap(NULL, self->len, prot, MAP_SHARED, self->fd, 0);
 		break;
 	}
 	ASSERT_NE(self->map, MAP_FAILED) TH_LOG("mmap %s: %s", variant->name, strerror(errno));
 	self->mem = self->map;
-	if (variant->backing == THP) {
+	if (is_thp(variant->backing)) {
 		self->mem = (char *)(((uintptr_t)self->map + self->len - 1) & ~(self->len - 1));
 		ASSERT_EQ(madvise(self->mem, self->len, MADV_HUGEPAGE), 0);
 	}
 	if (variant->backing == MLOCKED)
 		ASSERT_EQ(mlock(self->mem, self->len), 0) TH_LOG("mlock: %s", strerror(errno));
-	fill(self->mem, self->nr, self->psize, 0);
-	if (variant->backing == THP && smaps_kb(self->mem, "AnonHugePages") < 2048)
+	ASSERT_EQ(write_round(self->mem, self->nr, self->psize, self->fd,
+			      variant->backing, 0), 0) TH_LOG("write: %s", strerror(errno));
+	if (is_thp(variant->backing) && smaps_kb(self->mem, "AnonHugePages") < 2048)
 		SKIP(return, "no THP for the aligned range (AnonHugePages %ld kB)",
 		     smaps_kb(self->mem, "AnonHugePages"));
+	if (variant->backing == THP_PTE) {
+		/*
+		 * Changing the protection of one page splits the PMD mapping,
+		 * not the folio; changing it back merges the vma again.
+		 */
+		ASSERT_EQ(mprotect(self->mem + self->psize, self->psize, PROT_READ), 0);
+		ASSERT_EQ(mprotect(self->mem + self->psize, self->psize,
+				   PROT_READ | PROT_WRITE), 0);
+		ASSERT_EQ(smaps_kb(self->mem, "AnonHugePages"), 0)
+			TH_LOG("the THP is still mapped by a PMD");
+		if (!is_large_folio(self->mem))
+			SKIP(return, "cannot see the folio in /proc/kpageflags (needs root)");
+	}
 	if (variant->backing == SWAPCACHE && through_swap(self->mem, self->len, self->psize))
 		SKIP(return, "nothing went to swap (needs CONFIG_SWAP and a swap device)");
 
@@ -390,9 +507,11 @@ static int migrate_range(const struct range *r, enum mover how, int target)
 
 	switch (how) {
 	case MOVE_PAGES:
+	case MOVE_PAGES_ALL:
 		for (i = 0; i < r->nr; i++)
 			r->nodes[i] = target;
-		rc = move_pages(0, r->nr, r->pages, r->nodes, r->status, MPOL_MF_MOVE);
+		rc = move_pages(0, r->nr, r->pages, r->nodes, r->status,
+				how == MOVE_PAGES ? MPOL_MF_MOVE : MPOL_MF_MOVE_ALL);
 		if (rc > 0)
 			return -EBUSY;	/* some pages not migrated */
 		return rc < 0 ? -errno : 0;
@@ -401,6 +520,9 @@ static int migrate_range(const struct range *r, enum mover how, int target)
 		return rc < 0 ? -errno : 0;
 	case MBIND:
 		rc = mbind(r->mem, r->len, MPOL_BIND, &to, maxnode, MPOL_MF_MOVE);
+		return rc < 0 ? -errno : 0;
+	case MBIND_PREFERRED:
+		rc = mbind(r->mem, r->len, MPOL_PREFERRED, &to, maxnode, MPOL_MF_MOVE);
 		return rc < 0 ? -errno : 0;
 	}
 	return -EINVAL;
@@ -432,14 +554,16 @@ TEST_F(data, round_trip)
 		int target = self->node[round % 2];
 		int rc;
 
-		fill(self->mem, self->nr, self->psize, round);
+		ASSERT_EQ(write_round(self->mem, self->nr, self->psize, self->fd,
+				      variant->backing, round), 0)
+			TH_LOG("round %d: write: %s", round, strerror(errno));
 		if (variant->backing == SWAPCACHE)
 			ASSERT_EQ(through_swap(self->mem, self->len, self->psize), 0)
 				TH_LOG("round %d: pages did not go to swap", round);
 		rc = migrate_range(&r, variant->mover, target);
 		ASSERT_EQ(rc, 0) TH_LOG("%s round %d: migrating to node %d: %s",
 					variant->name, round, target, strerror(-rc));
-		if (variant->mover == MOVE_PAGES) {
+		if (variant->mover == MOVE_PAGES || variant->mover == MOVE_PAGES_ALL) {
 			for (i = 0; i < r.nr; i++) {
 				if (self->status[i] == target)
 					continue;
@@ -449,7 +573,7 @@ TEST_F(data, round_trip)
 				 * report -EBUSY although they move.  Known; the
 				 * query below still checks where they are.
 				 */
-				if (variant->backing == THP && self->status[i] == -EBUSY &&
+				if (is_thp(variant->backing) && self->status[i] == -EBUSY &&
 				    (uintptr_t)self->pages[i] % HUGE_SIZE) {
 					tail_ebusy++;
 					continue;

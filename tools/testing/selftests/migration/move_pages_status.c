@@ -2,17 +2,24 @@
 /*
  * The move_pages(2) contract, entry by entry: the status each kind of
  * address gets (a node, -ENOENT, -EFAULT, -EACCES), the errors of the call
- * itself (-EINVAL, -ENODEV, -ESRCH, -EPERM), and that a page whose move is
- * refused stays where it was with its data.
+ * itself (-EINVAL, -ENODEV, -ESRCH, -EPERM, -EACCES outside the task's
+ * cpuset), and that a page whose move is refused stays where it was with
+ * its data.
  */
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <numa.h>
 #include <numaif.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -254,6 +261,86 @@ TEST_F(status, unprivileged)
 	ASSERT_NE(WEXITSTATUS(wstatus), 3) TH_LOG("cannot drop to uid %d", NOBODY);
 	EXPECT_EQ(WEXITSTATUS(wstatus), 0)
 		TH_LOG("MOVE_ALL or another user's pages were not refused with EPERM");
+}
+
+#define CGROUP_ROOT	"/sys/fs/cgroup"
+#define CGROUP_TEST	CGROUP_ROOT "/migration-selftest"
+
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	return (close(fd) == 0 && ok) ? 0 : -1;
+}
+
+/*
+ * A cgroup v2 cpuset allowed only @node, ready for a task; 0 or -1 when
+ * cpusets are not available here (no CONFIG_CPUSETS, not root).
+ */
+static int cpuset_only(int node)
+{
+	struct statfs sfs;
+	char buf[16];
+
+	if (statfs(CGROUP_ROOT, &sfs) || sfs.f_type != CGROUP2_SUPER_MAGIC) {
+		mkdir(CGROUP_ROOT, 0755);
+		if (mount("cgroup2", CGROUP_ROOT, "cgroup2", 0, NULL))
+			return -1;
+	}
+	if (write_str(CGROUP_ROOT "/cgroup.subtree_control", "+cpuset"))
+		return -1;
+	if (mkdir(CGROUP_TEST, 0755) && errno != EEXIST)
+		return -1;
+	snprintf(buf, sizeof(buf), "%d", node);
+	return write_str(CGROUP_TEST "/cpuset.mems", buf);
+}
+
+/*
+ * A task confined by its cpuset to one node: move_pages() to a node
+ * outside its allowed set fails the call with -EACCES, and the page stays
+ * where it is with its data; a move within the set is still allowed.
+ */
+TEST_F(status, outside_cpuset)
+{
+	int wstatus;
+	pid_t child;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root to create a cpuset");
+	if (cpuset_only(self->node[0]))
+		SKIP(return, "no cgroup v2 cpuset controller (CONFIG_CPUSETS)");
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		void *page = self->mem;
+		int to_allowed = self->node[0], to_other = self->node[1];
+		int status = -1000, ok = 1;
+		uint64_t got;
+		size_t word;
+
+		if (write_str(CGROUP_TEST "/cgroup.procs", "0"))
+			_exit(3);
+		/* A copy of page 0 of our own (not shared with the parent). */
+		fill(self->mem, 1, self->psize, 1);
+		ok &= move_pages(0, 1, &page, &to_allowed, &status, MPOL_MF_MOVE) == 0 &&
+		      status == to_allowed;
+		status = -1000;
+		ok &= move_pages(0, 1, &page, &to_other, &status, MPOL_MF_MOVE) == -1 &&
+		      errno == EACCES;
+		ok &= node_of(page) == to_allowed;
+		ok &= first_bad(self->mem, 1, self->psize, 1, &word, &got) == -1;
+		_exit(ok ? 0 : 2);
+	}
+	ASSERT_EQ(waitpid(child, &wstatus, 0), child);
+	rmdir(CGROUP_TEST);
+	ASSERT_TRUE(WIFEXITED(wstatus));
+	ASSERT_NE(WEXITSTATUS(wstatus), 3) TH_LOG("cannot join the cpuset");
+	EXPECT_EQ(WEXITSTATUS(wstatus), 0)
+		TH_LOG("a move to node %d outside the cpuset was not refused with EACCES, or the page moved",
+		       self->node[1]);
 }
 
 TEST_HARNESS_MAIN
