@@ -44,6 +44,13 @@
 #define TMPFS_MAGIC	0x01021994
 #define RAMFS_MAGIC	0x858458f6
 
+/* A child process that answers requests over two pipes. */
+struct child {
+	pid_t pid;
+	int to;			/* pipe ends: requests to the child */
+	int from;		/* and its answers */
+};
+
 FIXTURE(proc)
 {
 	size_t psize;
@@ -53,9 +60,7 @@ FIXTURE(proc)
 	char *mem;
 	int fd;
 	char path[256];
-	pid_t child;
-	int to_child;		/* pipe ends: requests to the child */
-	int from_child;		/* and its answers */
+	struct child ch;
 	void *pages[NR_PAGES];
 	int nodes[NR_PAGES];
 	int status[NR_PAGES];
@@ -66,8 +71,8 @@ FIXTURE_SETUP(proc)
 	int n;
 
 	self->fd = -1;
-	self->to_child = -1;
-	self->from_child = -1;
+	self->ch.to = -1;
+	self->ch.from = -1;
 	if (numa_available() < 0)
 		SKIP(return, "NUMA is not available in this kernel");
 	if (memory_nodes(&self->node[0], &self->node[1]))
@@ -81,14 +86,14 @@ FIXTURE_SETUP(proc)
 
 FIXTURE_TEARDOWN(proc)
 {
-	if (self->child > 0) {
-		kill(self->child, SIGKILL);
-		waitpid(self->child, NULL, 0);
+	if (self->ch.pid > 0) {
+		kill(self->ch.pid, SIGKILL);
+		waitpid(self->ch.pid, NULL, 0);
 	}
-	if (self->to_child >= 0)
-		close(self->to_child);
-	if (self->from_child >= 0)
-		close(self->from_child);
+	if (self->ch.to >= 0)
+		close(self->ch.to);
+	if (self->ch.from >= 0)
+		close(self->ch.from);
 	if (self->mem && self->mem != MAP_FAILED)
 		munmap(self->mem, self->len);
 	if (self->fd >= 0)
@@ -100,22 +105,22 @@ FIXTURE_TEARDOWN(proc)
 /* The child's side of the conversation: answer each request with a long. */
 typedef long (*serve_fn)(char *mem, size_t psize, long request);
 
-/* Fork a child that runs @serve on each request until the pipe closes. */
-static int start_child(FIXTURE_DATA(proc) *self, serve_fn serve)
+/* Fork a child that runs @serve on @mem for each request until the pipe closes. */
+static int start_child(struct child *c, char *mem, size_t psize, serve_fn serve)
 {
 	int req[2], ans[2];
 	long r, a;
 
 	if (pipe(req) || pipe(ans))
 		return -1;
-	self->child = fork();
-	if (self->child < 0)
+	c->pid = fork();
+	if (c->pid < 0)
 		return -1;
-	if (self->child == 0) {
+	if (c->pid == 0) {
 		close(req[1]);
 		close(ans[0]);
 		while (read(req[0], &r, sizeof(r)) == sizeof(r)) {
-			a = serve(self->mem, self->psize, r);
+			a = serve(mem, psize, r);
 			if (write(ans[1], &a, sizeof(a)) != sizeof(a))
 				break;
 		}
@@ -123,18 +128,18 @@ static int start_child(FIXTURE_DATA(proc) *self, serve_fn serve)
 	}
 	close(req[0]);
 	close(ans[1]);
-	self->to_child = req[1];
-	self->from_child = ans[0];
+	c->to = req[1];
+	c->from = ans[0];
 	return 0;
 }
 
 /* Ask the child; its answer, or LONG_MIN when it is gone. */
-static long ask_child(FIXTURE_DATA(proc) *self, long request)
+static long ask_child(struct child *c, long request)
 {
 	long a;
 
-	if (write(self->to_child, &request, sizeof(request)) != sizeof(request) ||
-	    read(self->from_child, &a, sizeof(a)) != sizeof(a))
+	if (write(c->to, &request, sizeof(request)) != sizeof(request) ||
+	    read(c->from, &a, sizeof(a)) != sizeof(a))
 		return LONG_MIN;
 	return a;
 }
@@ -145,7 +150,7 @@ static long ask_child(FIXTURE_DATA(proc) *self, long request)
  * all is well; a page index for bad data; NR_PAGES + page for a page not
  * on the node the request names.
  */
-#define REQ_WRITE	(1L << 40)
+#define REQ_WRITE	0x10000000000L	/* bit 40 */
 #define REQ_NODE_SHIFT	32
 #define REQ_ROUND_MASK	0xffffffffL
 
@@ -213,8 +218,8 @@ TEST_F(proc, file_two_processes)
 		self->nodes[i] = start;
 	ASSERT_EQ(move_pages(0, NR_PAGES, self->pages, self->nodes, self->status,
 			     MPOL_MF_MOVE), 0);
-	ASSERT_EQ(start_child(self, serve_shared), 0);
-	check_child_answer(_metadata, ask_child(self, (long)start << REQ_NODE_SHIFT | 0), 0,
+	ASSERT_EQ(start_child(&self->ch, self->mem, self->psize, serve_shared), 0);
+	check_child_answer(_metadata, ask_child(&self->ch, (long)start << REQ_NODE_SHIFT | 0), 0,
 			   start);
 
 	/* Mapped twice: MPOL_MF_MOVE alone must leave it where it is. */
@@ -226,7 +231,7 @@ TEST_F(proc, file_two_processes)
 		ASSERT_EQ(self->status[i], -EACCES)
 			TH_LOG("page %d mapped by two processes: status %d without MOVE_ALL",
 			       i, self->status[i]);
-	check_child_answer(_metadata, ask_child(self, (long)start << REQ_NODE_SHIFT | 0), 0,
+	check_child_answer(_metadata, ask_child(&self->ch, (long)start << REQ_NODE_SHIFT | 0), 0,
 			   start);
 
 	for (round = 1; round <= NR_ROUNDS; round++) {
@@ -236,7 +241,7 @@ TEST_F(proc, file_two_processes)
 		if (round % 2)
 			fill(self->mem, NR_PAGES, self->psize, round);
 		else
-			ASSERT_EQ(ask_child(self, REQ_WRITE | round), -1);
+			ASSERT_EQ(ask_child(&self->ch, REQ_WRITE | round), -1);
 		for (i = 0; i < NR_PAGES; i++)
 			self->nodes[i] = target;
 		ASSERT_EQ(move_pages(0, NR_PAGES, self->pages, self->nodes, self->status,
@@ -251,7 +256,7 @@ TEST_F(proc, file_two_processes)
 			TH_LOG("round %d: parent page %ld word %zu is %#llx", round, bad, word,
 			       (unsigned long long)got);
 		check_child_answer(_metadata,
-				   ask_child(self, (long)target << REQ_NODE_SHIFT | round),
+				   ask_child(&self->ch, (long)target << REQ_NODE_SHIFT | round),
 				   round, target);
 	}
 }
@@ -281,7 +286,7 @@ TEST_F(proc, migrate_pages_child)
 	fill(self->mem, NR_PAGES, self->psize, 1000);
 	for (i = 0; i < NR_PAGES; i++)
 		self->pages[i] = self->mem + i * self->psize;
-	ASSERT_EQ(start_child(self, serve_private), 0);
+	ASSERT_EQ(start_child(&self->ch, self->mem, self->psize, serve_private), 0);
 
 	for (round = 1; round <= NR_ROUNDS; round++) {
 		unsigned long to = 1UL << self->node[round % 2];
@@ -292,17 +297,18 @@ TEST_F(proc, migrate_pages_child)
 		long rc;
 
 		ASSERT_EQ(move_pages(0, NR_PAGES, self->pages, NULL, parent_status, 0), 0);
-		ASSERT_EQ(ask_child(self, REQ_WRITE | round), -1);
-		rc = migrate_pages(self->child, maxnode, &from, &to);
+		ASSERT_EQ(ask_child(&self->ch, REQ_WRITE | round), -1);
+		rc = migrate_pages(self->ch.pid, maxnode, &from, &to);
 		ASSERT_GE(rc, 0) TH_LOG("round %d: migrate_pages(child): %s", round,
 					strerror(errno));
 		/* Where the child's pages are, asked by pid. */
-		ASSERT_EQ(move_pages(self->child, NR_PAGES, self->pages, NULL, self->status, 0), 0);
+		ASSERT_EQ(move_pages(self->ch.pid, NR_PAGES, self->pages, NULL, self->status, 0),
+			  0);
 		for (i = 0; i < NR_PAGES; i++)
 			ASSERT_EQ(self->status[i], self->node[round % 2])
 				TH_LOG("round %d: child page %d on node %d, expected %d", round,
 				       i, self->status[i], self->node[round % 2]);
-		ASSERT_EQ(ask_child(self, round), -1)
+		ASSERT_EQ(ask_child(&self->ch, round), -1)
 			TH_LOG("round %d: the child's data is wrong after the move", round);
 		/* The parent's pages were not asked to move. */
 		ASSERT_EQ(move_pages(0, NR_PAGES, self->pages, NULL, self->status, 0), 0);
@@ -349,7 +355,7 @@ TEST_F(proc, mremap_shared_child)
 		}
 		_exit(0);
 	}
-	self->child = pid;
+	self->ch.pid = pid;
 
 	/* Parent: move the shared pages until the child is done. */
 	while (waitpid(pid, &wstatus, WNOHANG) == 0) {
@@ -364,7 +370,7 @@ TEST_F(proc, mremap_shared_child)
 				TH_LOG("move %d: page %d status %d", moves, i, self->status[i]);
 		moves++;
 	}
-	self->child = 0;
+	self->ch.pid = 0;
 	ASSERT_TRUE(WIFEXITED(wstatus)) TH_LOG("child killed by signal %d", WTERMSIG(wstatus));
 	ASSERT_EQ(WEXITSTATUS(wstatus), 0)
 		TH_LOG("child: %s", WEXITSTATUS(wstatus) == 5 ? "wrong data after mremap" :

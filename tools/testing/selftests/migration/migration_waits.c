@@ -72,7 +72,7 @@ static void *accessor_fn(void *arg)
 }
 
 /* pgmigrate_wait_<kind> from /proc/vmstat, or -1 when the kernel has none. */
-static long vmstat(const char *name)
+static long read_event(const char *name)
 {
 	FILE *f = fopen("/proc/vmstat", "r");
 	char key[64];
@@ -116,8 +116,8 @@ FIXTURE_SETUP(waits)
 		SKIP(return, "NUMA is not available in this kernel");
 	if (memory_nodes(&self->node[0], &self->node[1]))
 		SKIP(return, "needs two nodes with memory");
-	if (vmstat("pgmigrate_wait_pte") < 0)
-		SKIP(return, "no pgmigrate_wait_pte in /proc/vmstat (a kernel without the counters)");
+	if (read_event("pgmigrate_wait_pte") < 0)
+		SKIP(return, "no pgmigrate_wait_pte in /proc/vmstat: a kernel without it");
 	self->psize = sysconf(_SC_PAGESIZE);
 	self->mem = mmap(NULL, NR_PAGES * self->psize, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -143,35 +143,40 @@ FIXTURE_TEARDOWN(waits)
 		munmap(self->mem, NR_PAGES * self->psize);
 }
 
-static void start_accessor(struct __test_metadata *_metadata, FIXTURE_DATA(waits) *self)
+/* Start the accessor and wait until it has made two passes; 0 or -1. */
+static int start_accessor(struct accessor *a, int *running)
 {
 	long passes;
 
-	ASSERT_EQ(pthread_create(&self->acc.thread, NULL, accessor_fn, &self->acc), 0);
-	self->running = 1;
-	passes = atomic_load(&self->acc.passes);
-	while (atomic_load(&self->acc.passes) < passes + 2)
+	atomic_store(&a->stop, 0);
+	if (pthread_create(&a->thread, NULL, accessor_fn, a))
+		return -1;
+	*running = 1;
+	passes = atomic_load(&a->passes);
+	while (atomic_load(&a->passes) < passes + 2)
 		sched_yield();
+	return 0;
 }
 
-static void stop_accessor(struct __test_metadata *_metadata, FIXTURE_DATA(waits) *self)
+/* Stop it: the number of passes that saw wrong data. */
+static long stop_accessor(struct accessor *a, int *running)
 {
-	atomic_store(&self->acc.stop, 1);
-	pthread_join(self->acc.thread, NULL);
-	self->running = 0;
-	ASSERT_EQ(atomic_load(&self->acc.bad), 0)
-		TH_LOG("the accessor saw wrong data in %ld passes", atomic_load(&self->acc.bad));
+	atomic_store(&a->stop, 1);
+	pthread_join(a->thread, NULL);
+	*running = 0;
+	return atomic_load(&a->bad);
 }
 
 /* Move every page to the other node @n times, checking status each time. */
-static void move_rounds(struct __test_metadata *_metadata, FIXTURE_DATA(waits) *self, int n)
+static void move_rounds(struct __test_metadata *_metadata, void **pages, const int node[2],
+			int n)
 {
 	int nodes[NR_PAGES], status[NR_PAGES], round, i;
 
 	for (round = 0; round < n; round++) {
 		for (i = 0; i < NR_PAGES; i++)
-			nodes[i] = self->node[round % 2];
-		ASSERT_EQ(move_pages(0, NR_PAGES, self->pages, nodes, status, MPOL_MF_MOVE), 0)
+			nodes[i] = node[round % 2];
+		ASSERT_EQ(move_pages(0, NR_PAGES, pages, nodes, status, MPOL_MF_MOVE), 0)
 			TH_LOG("round %d: %s", round, strerror(errno));
 		for (i = 0; i < NR_PAGES; i++)
 			ASSERT_EQ(status[i], nodes[i])
@@ -187,11 +192,12 @@ TEST_F(waits, counters)
 {
 	long before, during, quiet, passes;
 
-	before = vmstat("pgmigrate_wait_pte");
-	start_accessor(_metadata, self);
-	move_rounds(_metadata, self, NR_MOVES);
-	stop_accessor(_metadata, self);
-	during = vmstat("pgmigrate_wait_pte") - before;
+	before = read_event("pgmigrate_wait_pte");
+	ASSERT_EQ(start_accessor(&self->acc, &self->running), 0);
+	move_rounds(_metadata, self->pages, self->node, NR_MOVES);
+	ASSERT_EQ(stop_accessor(&self->acc, &self->running), 0)
+		TH_LOG("the accessor saw wrong data");
+	during = read_event("pgmigrate_wait_pte") - before;
 	TH_LOG("%d moves of %d pages with an accessor: %ld pte waits, %ld accessor passes",
 	       NR_MOVES, NR_PAGES, during, atomic_load(&self->acc.passes));
 	ASSERT_GT(during, 0) TH_LOG("no wait counted while pages under migration were accessed");
@@ -199,13 +205,13 @@ TEST_F(waits, counters)
 	/* As many accessor passes again, with nothing migrating. */
 	passes = atomic_load(&self->acc.passes);
 	atomic_store(&self->acc.passes, 0);
-	atomic_store(&self->acc.stop, 0);
-	before = vmstat("pgmigrate_wait_pte");
-	start_accessor(_metadata, self);
+	before = read_event("pgmigrate_wait_pte");
+	ASSERT_EQ(start_accessor(&self->acc, &self->running), 0);
 	while (atomic_load(&self->acc.passes) < passes)
 		sched_yield();
-	stop_accessor(_metadata, self);
-	quiet = vmstat("pgmigrate_wait_pte") - before;
+	ASSERT_EQ(stop_accessor(&self->acc, &self->running), 0)
+		TH_LOG("the accessor saw wrong data without migration");
+	quiet = read_event("pgmigrate_wait_pte") - before;
 	ASSERT_EQ(quiet, 0) TH_LOG("%ld pte waits counted without any migration", quiet);
 }
 
@@ -231,11 +237,12 @@ TEST_F(waits, tracepoint)
 	ASSERT_EQ(write_file(EVENT "/enable", "1"), 0);
 	self->tracing = 1;
 
-	before = vmstat("pgmigrate_wait_pte");
-	start_accessor(_metadata, self);
-	move_rounds(_metadata, self, NR_MOVES);
-	stop_accessor(_metadata, self);
-	counted = vmstat("pgmigrate_wait_pte") - before;
+	before = read_event("pgmigrate_wait_pte");
+	ASSERT_EQ(start_accessor(&self->acc, &self->running), 0);
+	move_rounds(_metadata, self->pages, self->node, NR_MOVES);
+	ASSERT_EQ(stop_accessor(&self->acc, &self->running), 0)
+		TH_LOG("the accessor saw wrong data");
+	counted = read_event("pgmigrate_wait_pte") - before;
 	ASSERT_EQ(write_file(EVENT "/enable", "0"), 0);
 	self->tracing = 0;
 

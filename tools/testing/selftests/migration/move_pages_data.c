@@ -41,14 +41,15 @@
 #define HUGE_NR_PATH	"/sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages"
 #define TMPFS_MAGIC	0x01021994
 #define RAMFS_MAGIC	0x858458f6
-#define PM_PRESENT	(1ULL << 63)
-#define PM_PFN_MASK	((1ULL << 55) - 1)
+#define PM_PRESENT	0x8000000000000000ULL
+#define PM_PFN_MASK	0x007fffffffffffffULL
 #define KPF_THP		22
 
 enum backing {
 	ANON_PRIVATE, ANON_SHARED, THP, THP_PTE, HUGETLB, SHMEM, FILE_CLEAN, FILE_DIRTY,
 	MLOCKED, SWAPCACHE,
 };
+
 enum mover { MOVE_PAGES, MOVE_PAGES_ALL, MIGRATE_PAGES, MBIND, MBIND_PREFERRED };
 
 FIXTURE(data)
@@ -335,7 +336,7 @@ static int is_large_folio(void *addr)
 	    pread(pm, &entry, 8, (uintptr_t)addr / psize * 8) == 8 &&
 	    (entry & PM_PRESENT) && (entry & PM_PFN_MASK) &&
 	    pread(kf, &flags, 8, (entry & PM_PFN_MASK) * 8) == 8)
-		ret = !!(flags & (1ULL << KPF_THP));
+		ret = (flags >> KPF_THP) & 1;
 	if (pm >= 0)
 		close(pm);
 	if (kf >= 0)

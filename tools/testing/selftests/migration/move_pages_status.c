@@ -339,7 +339,7 @@ TEST_F(status, outside_cpuset)
 	ASSERT_TRUE(WIFEXITED(wstatus));
 	ASSERT_NE(WEXITSTATUS(wstatus), 3) TH_LOG("cannot join the cpuset");
 	EXPECT_EQ(WEXITSTATUS(wstatus), 0)
-		TH_LOG("a move to node %d outside the cpuset was not refused with EACCES, or the page moved",
+		TH_LOG("a move to node %d outside the cpuset: not EACCES, or the page moved",
 		       self->node[1]);
 }
 
