@@ -13,6 +13,7 @@
 #define _LINUX_MIGRATE_DEBUG_H
 
 #include <linux/mm_types.h>
+#include <linux/swap.h>
 #include <linux/swapops.h>
 
 struct task_struct;

@@ -175,25 +175,36 @@ TEST_F(status, shared_page_needs_move_all)
 {
 	char *shared = mmap(NULL, self->psize, PROT_READ | PROT_WRITE,
 			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	int pipefd[2], status = -1000, wstatus, before, target;
+	int pipefd[2], ready[2], status = -1000, wstatus, before, target;
 	void *page = shared;
 	uint64_t got;
 	size_t word;
 	pid_t child;
-	char c;
+	char c = 0;
 
 	ASSERT_NE(shared, MAP_FAILED);
 	fill(shared, 1, self->psize, 7);
 	ASSERT_EQ(pipe(pipefd), 0);
+	ASSERT_EQ(pipe(ready), 0);
 	child = fork();
 	ASSERT_GE(child, 0);
 	if (child == 0) {
-		/* Keep the page mapped (and touched) until the parent is done. */
-		c = shared[0];
+		/*
+		 * fork() does not copy the ptes of a shared mapping: map the
+		 * page by touching it, say so, and keep it until the parent
+		 * is done.
+		 */
+		c = __atomic_load_n(&shared[0], __ATOMIC_RELAXED);
 		close(pipefd[1]);
+		close(ready[0]);
+		if (write(ready[1], &c, 1) != 1)
+			_exit(1);
 		_exit(read(pipefd[0], &c, 1) < 0);
 	}
 	close(pipefd[0]);
+	close(ready[1]);
+	ASSERT_EQ(read(ready[0], &c, 1), 1) TH_LOG("the child did not map the page");
+	close(ready[0]);
 	before = node_of(page);
 	target = before == self->node[0] ? self->node[1] : self->node[0];
 
