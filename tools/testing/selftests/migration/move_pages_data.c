@@ -38,7 +38,6 @@
 #define NR_PAGES	64
 #define NR_ROUNDS	4
 #define HUGE_SIZE	(2UL << 20)
-#define HUGE_NR_PATH	"/sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages"
 #define TMPFS_MAGIC	0x01021994
 #define RAMFS_MAGIC	0x858458f6
 #define PM_PRESENT	0x8000000000000000ULL
@@ -216,32 +215,6 @@ FIXTURE_VARIANT_ADD(data, mlocked__migrate_pages)
 	.name = "mlocked via migrate_pages",
 };
 
-/* Field @field ("AnonHugePages", "Swap") of the mapping containing @addr in smaps, in kB. */
-static long smaps_kb(void *addr, const char *field)
-{
-	unsigned long start, end, a = (unsigned long)addr;
-	char line[256], fmt[64];
-	int in = 0;
-	long kb = -1;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	snprintf(fmt, sizeof(fmt), "%s: %%ld kB", field);
-	while (fgets(line, sizeof(line), f)) {
-		/* A mapping's first line: "start-end perms ..." */
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
-		    strchr(line, '-') < strchr(line, ' ')) {
-			in = a >= start && a < end;
-			continue;
-		}
-		if (in && sscanf(line, fmt, &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
-}
-
 /*
  * Page the range out to swap and fault it back in (read only): the folios
  * come back in the swap cache, which is what the SWAPCACHE backing moves.
@@ -256,63 +229,6 @@ static int through_swap(char *mem, size_t len, size_t psize)
 	for (p = 0; p < len; p += psize)
 		__atomic_load_n(&mem[p], __ATOMIC_RELAXED);
 	return 0;
-}
-
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static int write_long(const char *path, long v)
-{
-	FILE *f = fopen(path, "w");
-	int ok;
-
-	if (!f)
-		return -1;
-	ok = fprintf(f, "%ld\n", v) > 0;
-	return (fclose(f) == 0 && ok) ? 0 : -1;
-}
-
-/*
- * One more free 2 MiB huge page on each of the two nodes (the source and
- * the target of every round); the old counts are kept for the teardown.
- */
-static int reserve_huge_pages(const int node[2], long saved[2])
-{
-	char path[128];
-	int k;
-
-	for (k = 0; k < 2; k++) {
-		snprintf(path, sizeof(path), HUGE_NR_PATH, node[k]);
-		saved[k] = read_long(path);
-		if (saved[k] < 0 || write_long(path, saved[k] + 1) ||
-		    read_long(path) < saved[k] + 1)
-			return -1;
-	}
-	return 0;
-}
-
-static void restore_huge_pages(const int node[2], long saved[2])
-{
-	char path[128];
-	int k;
-
-	for (k = 0; k < 2; k++) {
-		if (saved[k] < 0)
-			continue;
-		snprintf(path, sizeof(path), HUGE_NR_PATH, node[k]);
-		write_long(path, saved[k]);
-		saved[k] = -1;
-	}
 }
 
 static int is_thp(enum backing b)
