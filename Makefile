@@ -4,13 +4,14 @@
 # TIMEOUT=900 (guest seconds)  ICOUNT=1  RESULTS=dir  LAB_CACHE=dir
 
 PYTHON := /usr/bin/python3 -B
+comma := ,
 PROFILES ?= swapless,swap
 TIMEOUT ?= 900
 LAB_ARGS := --profiles $(PROFILES) --timeout $(TIMEOUT) \
 	$(if $(BASE),--base) $(if $(TOPOLOGY),--topology $(TOPOLOGY)) \
 	$(if $(ICOUNT),--icount) $(if $(RESULTS),--results $(RESULTS))
 
-.PHONY: run test unit build kunit mutants deps profiles clean-cache
+.PHONY: run test unit build kunit mutants bench deps profiles clean-cache
 
 run: deps
 	$(PYTHON) -m lab run $(LAB_ARGS)
@@ -30,6 +31,14 @@ kunit: deps
 # One mutant at a time: M=name (or M=a,b).  Guests get a shorter timeout.
 mutants: deps
 	$(PYTHON) -m lab mutants --timeout $(or $(MUTANT_TIMEOUT),300) $(if $(M),--only $(M))
+
+# move_pages() on the base and the patched kernel, -icount, one vCPU.
+# BENCH=base,patched (default), or add patched-checker (with the debug checker).
+bench:
+	@bash lab/deps.sh bench
+	$(PYTHON) -m lab bench --profiles swapless \
+		--kernels $(or $(BENCH),base$(comma)patched) --timeout $(TIMEOUT) \
+		$(if $(RESULTS),--results $(RESULTS))
 
 profiles:
 	$(PYTHON) -m lab profiles

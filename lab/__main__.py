@@ -8,6 +8,8 @@
   kunit   run our KUnit suites through the kernel's own kunit.py, with the
           two-node QEMU config lab/kunit/x86_64_numa.py
   mutants re-inject the bugs in mutants/ one at a time; each must be killed
+  bench   move_pages() patterns on the base and the patched kernel under
+          -icount, one vCPU: guest ns per page and ratios (lab/bench.py)
   parse   re-read a results folder's logs and print its verdict again
   profiles  list profiles and topologies
 """
@@ -23,7 +25,7 @@ import unittest
 from pathlib import Path
 from typing import Callable
 
-from . import build, mutants, pipeline, report, tree
+from . import bench, build, mutants, pipeline, report, tree
 from .common import LAB, REPO, LabError, cache_dir, clean_env, elapsed, quote, stage
 from .parse import Case, Status
 from .profile import PROFILE_DIR, TOPOLOGIES, load_profile, with_topology
@@ -154,6 +156,14 @@ def cmd_mutants(args: argparse.Namespace) -> int:
     return mutants.run(args.only, args.timeout, Path(args.results))
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    names = _profiles(args)
+    if len(names) != 1:
+        raise LabError("bench takes one profile")
+    kernels = [k for k in args.kernels.replace(" ", ",").split(",") if k]
+    return bench.run(kernels, names[0], args.timeout, Path(args.results))
+
+
 def cmd_profiles(args: argparse.Namespace) -> int:
     for p in sorted(PROFILE_DIR.glob("*.toml")):
         prof = load_profile(p.stem)
@@ -166,7 +176,7 @@ def cmd_profiles(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run, "test": cmd_test, "unit": cmd_unit, "build": cmd_build,
     "parse": cmd_parse, "profiles": cmd_profiles, "kunit": cmd_kunit,
-    "mutants": cmd_mutants,
+    "mutants": cmd_mutants, "bench": cmd_bench,
 }
 
 
@@ -185,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--append", default="", help="extra kernel command line")
     ap.add_argument("--results", default=str(REPO / "results"), help="results root")
     ap.add_argument("--only", default=None, help="mutants: only these (comma-separated)")
+    ap.add_argument("--kernels", default="base,patched",
+                    help=f"bench: kernels to compare ({', '.join(bench.KERNELS)})")
     args = ap.parse_args(argv)
     if args.command == "parse" and not args.dir:
         ap.error("parse needs a results folder")

@@ -27,6 +27,10 @@ needs=(
 	python3-ply:/usr/lib/python3/dist-packages/ply/__init__.py
 	python3-git:/usr/lib/python3/dist-packages/git/__init__.py
 )
+# `lab/deps.sh bench`: also the plotter of `make bench`.
+if [[ ${1:-} == bench ]]; then
+	needs+=(gnuplot-nox:gnuplot)
+fi
 
 missing=()
 for n in "${needs[@]}"; do

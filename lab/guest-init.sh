@@ -44,6 +44,16 @@ if [ -b /dev/vdb ]; then
 	fi
 fi
 
+# `make bench` boots with lab.bench=1: the benchmark instead of the tests.
+if grep -q 'lab\.bench=1' /proc/cmdline; then
+	echo "lab: bench start"
+	/bench/move_pages_bench > /dev/ttyS1 2>&1
+	echo "lab: bench exit $?"
+	sync
+	echo "lab: done"
+	poweroff -f
+fi
+
 export MIGRATION_FILE_DIR=/mnt/ext4
 cd /kselftest || echo "lab: error: no /kselftest"
 echo "lab: selftests start"

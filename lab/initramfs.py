@@ -85,7 +85,10 @@ class Cpio:
         out.write(b"\0" * (-len(data) % 4))
 
 
-def build_initramfs(selftests: Path, profile: Profile, dest: Path) -> Path:
+def build_initramfs(selftests: Path, profile: Profile, dest: Path,
+                    extra_files: dict[str, bytes] | None = None) -> Path:
+    """busybox, /init, the installed selftests and @extra_files (path -> bytes,
+    mode 0755) as a gzipped newc cpio at @dest."""
     if not BUSYBOX.is_file():
         raise LabError(f"{BUSYBOX} missing (busybox-static; run lab/deps.sh)")
     if not (selftests / "run_kselftest.sh").is_file():
@@ -99,5 +102,7 @@ def build_initramfs(selftests: Path, profile: Profile, dest: Path) -> Path:
     c.file("etc/group", b"root:x:0:\nnogroup:x:65534:\n")
     c.file("etc/lab-profile", f"{profile.name}\n".encode())
     c.tree(selftests, "kselftest")
+    for path, data in sorted((extra_files or {}).items()):
+        c.file(path, data, 0o755)     # parent directories come with it
     dest.write_bytes(gzip.compress(c.pack(), compresslevel=1, mtime=0))
     return dest

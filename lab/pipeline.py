@@ -45,15 +45,17 @@ def results_dir(profile: Profile, tree_kind: str, root: Path | None = None) -> P
     return out
 
 
-def build_all(profile: Profile, tree_kind: str, out: Path, extra: tuple[Path, ...] = ()) -> Built:
-    """Prepare, configure and build; @extra patches (mutants) go on top."""
+def build_all(profile: Profile, tree_kind: str, out: Path, extra: tuple[Path, ...] = (),
+              more_fragments: tuple[str, ...] = ()) -> Built:
+    """Prepare, configure and build; @extra patches (mutants) go on top,
+    @more_fragments (config fragment names) after the profile's."""
     base = tree.base_tree()
     if tree_kind == "base":
         src = base.path
-        fragments = list(profile.fragments)
+        fragments = [*profile.fragments, *more_fragments]
     else:
         src = tree.patched_tree(base, extra=extra)
-        fragments = [*profile.fragments, "series"]
+        fragments = [*profile.fragments, "series", *more_fragments]
     bdir = cache_dir() / "build" / f"{tree_kind}-{profile.name}"
     config = kconfig.configure(src, bdir, fragments, build.make_vars(), out / "config.log")
     image = build.build_kernel(src, bdir, out / "build.log")

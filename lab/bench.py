@@ -1,0 +1,161 @@
+# SPDX-License-Identifier: GPL-2.0
+"""`make bench`: move_pages() on the unpatched and the patched kernel.
+
+Each kernel is built from the same tree and profile (the patched one
+without the debug checker, unless asked), booted in the 1cpu-memnode
+topology (one vCPU on node 0, node 1 memory only) under
+`-icount shift=0,sleep=off`, so the guest's nanoseconds are instructions
+and each figure is deterministic.  The guest runs lab/bench/move_pages_bench
+instead of the tests; every pattern checks data and nodes after its calls.
+The result is a table of guest ns per page and patched/base ratios, with
+bench.json, bench.md and (with gnuplot) bench.png in results/bench-<time>/.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import guest, initramfs, pipeline
+from .common import LAB, LabError, cache_dir, run_logged, stage
+from .profile import load_profile, with_topology
+
+BENCH_SRC = LAB / "bench" / "move_pages_bench.c"
+LINE = re.compile(r"bench: pattern=(\S+) run=(\d+) pages=(\d+) calls=(\d+) ns=(\d+) "
+                  r"ok=([01]) inexact=(\d+)")
+
+# The kernels a bench run can compare: tree kind and extra config fragments.
+KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "base": ("base", ()),
+    "patched": ("patched", ("nochecker",)),
+    "patched-checker": ("patched", ()),
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    pattern: str
+    run: int
+    pages: int
+    calls: int
+    ns: int
+    ok: bool
+    inexact: int
+
+
+def parse(text: str) -> list[Result]:
+    """The bench lines of a guest's output."""
+    return [Result(m[1], int(m[2]), int(m[3]), int(m[4]), int(m[5]), m[6] == "1", int(m[7]))
+            for m in LINE.finditer(text)]
+
+
+def last_runs(results: list[Result]) -> dict[str, Result]:
+    """Per pattern, its last run (the first one warms the allocator up)."""
+    out: dict[str, Result] = {}
+    for r in results:
+        if r.pattern not in out or r.run >= out[r.pattern].run:
+            out[r.pattern] = r
+    return out
+
+
+def table(by_kernel: dict[str, dict[str, Result]], reference: str) -> str:
+    """Markdown: guest ns per page for each kernel, and its ratio to @reference."""
+    kernels = list(by_kernel)
+    patterns = list(dict.fromkeys(p for k in kernels for p in by_kernel[k]))
+    head = "| pattern | " + " | ".join(f"{k} ns/page" for k in kernels)
+    head += " | " + " | ".join(f"{k}/{reference}" for k in kernels if k != reference) + " |"
+    rows = [head, "| --- " * (1 + len(kernels) + len(kernels) - 1) + "|"]
+    for p in patterns:
+        cells, ref = [], by_kernel.get(reference, {}).get(p)
+        for k in kernels:
+            r = by_kernel[k].get(p)
+            cells.append("-" if r is None else
+                         f"{r.ns / r.pages:.0f}" + ("" if r.ok else " **WRONG**") +
+                         (f" ({r.inexact} inexact)" if r.inexact else ""))
+        for k in kernels:
+            if k == reference:
+                continue
+            r = by_kernel[k].get(p)
+            cells.append(f"{r.ns / ref.ns:.3f}" if r and ref and ref.ns else "-")
+        rows.append(f"| {p} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def compile_bench(out: Path) -> Path:
+    exe = out / "move_pages_bench"
+    run_logged(["gcc", "-O2", "-Wall", "-static", "-o", str(exe), str(BENCH_SRC), "-lnuma"],
+               out / "bench-build.log", "building the benchmark")
+    return exe
+
+
+def plot(by_kernel: dict[str, dict[str, Result]], reference: str, out: Path) -> Path | None:
+    """bench.png of the ratios to @reference, when gnuplot is installed."""
+    gnuplot = shutil.which("gnuplot")
+    others = [k for k in by_kernel if k != reference]
+    if not gnuplot or not others:
+        return None
+    ref = by_kernel[reference]
+    data = out / "bench.dat"
+    lines = []
+    for p, r in ref.items():
+        vals = [by_kernel[k].get(p) for k in others]
+        if r.ns and all(vals):
+            lines.append(f"{p} " + " ".join(f"{v.ns / r.ns:.4f}" for v in vals))
+    data.write_text("\n".join(lines) + "\n")
+    cols = " , ".join(f"'{data}' using {i + 2}:xtic(1) title '{k}/{reference}'"
+                      for i, k in enumerate(others))
+    script = (f"set terminal pngcairo size 900,500\nset output '{out / 'bench.png'}'\n"
+              "set style data histograms\nset style fill solid 0.8\n"
+              "set ylabel 'guest instructions, ratio'\nset yrange [0:*]\n"
+              "set xtics rotate by -30\nset grid ytics\n"
+              f"set title 'move_pages(): ratio to {reference} (lower is faster)'\n"
+              f"plot {cols}\n")
+    (out / "bench.gp").write_text(script)
+    subprocess.run([gnuplot, str(out / "bench.gp")], check=False, capture_output=True)
+    return out / "bench.png" if (out / "bench.png").exists() else None
+
+
+def run(kernels: list[str], profile_name: str, timeout: float, results_root: Path) -> int:
+    unknown = [k for k in kernels if k not in KERNELS]
+    if unknown or not kernels:
+        raise LabError(f"unknown bench kernel(s) {', '.join(unknown) or '(none)'} "
+                       f"(known: {', '.join(KERNELS)})")
+    profile = with_topology(load_profile(profile_name), "1cpu-memnode")
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    top = results_root / f"bench-{stamp}"
+    top.mkdir(parents=True)
+    exe = compile_bench(top)
+    by_kernel: dict[str, dict[str, Result]] = {}
+    failed = 0
+    for k in kernels:
+        kind, frags = KERNELS[k]
+        stage("bench", f"{k}: {profile.name}, 1cpu-memnode, -icount")
+        out = top / k
+        out.mkdir()
+        built = pipeline.build_all(profile, kind, out, more_fragments=frags)
+        initrd = initramfs.build_initramfs(built.selftests, profile, out / "initramfs.cpio.gz",
+                                           {"bench/move_pages_bench": exe.read_bytes()})
+        g = guest.boot(built.image, initrd, profile, out, timeout, icount=True,
+                       append="lab.bench=1 kunit.enable=0")
+        text = g.selftest_tap.read_text(errors="replace")
+        results = parse(text)
+        if g.timed_out or not results or "bench: done" not in text:
+            raise LabError(f"{k}: the benchmark did not complete (see {g.selftest_tap})")
+        failed += sum(not r.ok for r in results)
+        by_kernel[k] = last_runs(results)
+    reference = "base" if "base" in by_kernel else kernels[0]
+    text = table(by_kernel, reference)
+    (top / "bench.md").write_text(text + "\n")
+    (top / "bench.json").write_text(json.dumps(
+        {k: {p: r.__dict__ for p, r in v.items()} for k, v in by_kernel.items()}, indent=2) + "\n")
+    png = plot(by_kernel, reference, top)
+    print(text)
+    print(f"bench: {top}" + (f" (plot: {png})" if png else " (no gnuplot: no plot)"))
+    if failed:
+        print(f"bench: {failed} pattern runs moved pages wrongly or not at all")
+    return 1 if failed else 0

@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The benchmark's output parser, table and kernel list."""
+
+import unittest
+
+from lab import bench
+from lab.common import LabError
+
+OUTPUT = """bench: start pages=8192 node_a=0 node_b=1 runs=2
+bench: pattern=all_to_one run=1 pages=8192 calls=1 ns=90000000 ok=1 inexact=0
+bench: pattern=all_to_one run=2 pages=8192 calls=1 ns=81920000 ok=1 inexact=0
+noise from the console
+bench: pattern=thp_listed run=2 pages=8192 calls=1 ns=16384000 ok=0 inexact=8176
+bench: done failed=1
+"""
+
+
+class BenchTest(unittest.TestCase):
+    def test_parse_and_last_run(self) -> None:
+        res = bench.parse(OUTPUT)
+        self.assertEqual([r.pattern for r in res], ["all_to_one", "all_to_one", "thp_listed"])
+        last = bench.last_runs(res)
+        self.assertEqual(last["all_to_one"].run, 2)
+        self.assertEqual(last["all_to_one"].ns, 81920000)
+        self.assertFalse(last["thp_listed"].ok)
+        self.assertEqual(last["thp_listed"].inexact, 8176)
+
+    def test_table_ratio_and_wrong_marked(self) -> None:
+        base = bench.last_runs(bench.parse(OUTPUT))
+        patched = bench.last_runs(bench.parse(OUTPUT.replace("ns=81920000", "ns=40960000")))
+        text = bench.table({"base": base, "patched": patched}, "base")
+        self.assertIn("| all_to_one | 10000 | 5000 | 0.500 |", text)
+        self.assertIn("**WRONG**", text)
+        self.assertIn("(8176 inexact)", text)
+
+    def test_unknown_kernel(self) -> None:
+        with self.assertRaisesRegex(LabError, "unknown bench kernel"):
+            bench.run(["nosuch"], "swapless", 10, __import__("pathlib").Path("/nonexistent"))
+
+
+if __name__ == "__main__":
+    unittest.main()
