@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * How move_pages(2) batches its work, counted with the migrate:mm_migrate_pages
+ * tracepoint (one event per migrate_pages() call, with the pages it moved),
+ * not timed.  The series makes move_pages() work through its arrays a
+ * window of 512 entries at a time (MOVE_PAGES_WINDOW, the batch
+ * migrate_pages() itself unmaps and copies together) and call
+ * migrate_pages() once per target node in each window:
+ *
+ * - all_to_one: every page to one node - at most one call per window, none
+ *   moving more than a window (the bound on what is isolated at once);
+ * - alternating: pages alternate between the nodes and each moves to the
+ *   other - two calls per window, not one per entry as a flush at every
+ *   change of target made it;
+ * - half_placed: every other page is already on the target - one call per
+ *   window, not one after every page that needs no move;
+ * - thp_listed: THPs listed page by page - every entry's status is the
+ *   node its page ends on (no -EBUSY for the pages after the first).
+ *
+ * Each case also checks every page's data and node afterwards.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <numa.h>
+#include <numaif.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "../kselftest_harness.h"
+#include "migration_util.h"
+
+#define NR_PAGES	4096
+#define WINDOW		512	/* MOVE_PAGES_WINDOW on x86_64 */
+#define NR_WINDOWS	(NR_PAGES / WINDOW)
+#define HUGE_SIZE	(2UL << 20)
+#define TRACING		"/sys/kernel/tracing"
+#define EVENT		TRACING "/events/migrate/mm_migrate_pages"
+
+struct range {
+	size_t psize;
+	char *map, *mem;	/* what mmap returned; 2 MiB aligned */
+	size_t map_len;
+	int node[2];
+	void **pages;
+	int *nodes, *status;
+	int tracing;
+};
+
+FIXTURE(batch)
+{
+	struct range r;
+};
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	return (close(fd) == 0 && ok) ? 0 : -1;
+}
+
+FIXTURE_SETUP(batch)
+{
+	if (numa_available() < 0)
+		SKIP(return, "NUMA is not available in this kernel");
+	if (memory_nodes(&self->r.node[0], &self->r.node[1]))
+		SKIP(return, "needs two nodes with memory");
+	if (geteuid() != 0)
+		SKIP(return, "needs root for tracefs");
+	if (access(TRACING "/trace", F_OK) && mount("tracefs", TRACING, "tracefs", 0, NULL))
+		SKIP(return, "no tracefs (CONFIG_TRACING=n?)");
+	if (access(EVENT "/enable", W_OK))
+		SKIP(return, "no %s", EVENT);
+	self->r.psize = sysconf(_SC_PAGESIZE);
+	self->r.map_len = NR_PAGES * self->r.psize + HUGE_SIZE;
+	self->r.map = mmap(NULL, self->r.map_len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(self->r.map, MAP_FAILED);
+	self->r.mem = (char *)(((uintptr_t)self->r.map + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1));
+	self->r.pages = calloc(NR_PAGES, sizeof(void *));
+	self->r.nodes = calloc(NR_PAGES, sizeof(int));
+	self->r.status = calloc(NR_PAGES, sizeof(int));
+	ASSERT_TRUE(self->r.pages && self->r.nodes && self->r.status);
+}
+
+FIXTURE_TEARDOWN(batch)
+{
+	if (self->r.tracing)
+		write_file(EVENT "/enable", "0");
+	if (self->r.map && self->r.map != MAP_FAILED)
+		munmap(self->r.map, self->r.map_len);
+	free(self->r.pages);
+	free(self->r.nodes);
+	free(self->r.status);
+}
+
+struct calls {
+	long events;		/* migrate_pages() calls for move_pages() */
+	long moved;		/* pages they moved */
+	long largest;		/* the most one call moved */
+};
+
+/* The mm_migrate_pages events of move_pages() in the trace buffer. */
+static struct calls read_calls(void)
+{
+	struct calls c = { 0 };
+	char line[512];
+	FILE *f = fopen(TRACING "/trace", "r");
+
+	if (!f) {
+		c.events = -1;
+		return c;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *ev = strstr(line, "mm_migrate_pages: ");
+		long ok;
+
+		if (!ev || !strstr(ev, "reason=syscall_or_cpuset") ||
+		    sscanf(ev, "mm_migrate_pages: nr_succeeded=%ld", &ok) != 1)
+			continue;
+		c.events++;
+		c.moved += ok;
+		if (ok > c.largest)
+			c.largest = ok;
+	}
+	fclose(f);
+	return c;
+}
+
+/*
+ * Map @thp ? THPs : base pages, fill them, put page i on @before[i % 2]
+ * (untimed, untraced), then trace one move_pages() of every page to
+ * @after[i % 2].  Checks the call, every status, data and node.
+ */
+static struct calls traced_move(struct __test_metadata *_metadata, struct range *self,
+				int thp, const int before[2], const int after[2])
+{
+	struct calls c = { -1 };
+	size_t word = 0;
+	uint64_t got = 0;
+	long rc;
+	int i;
+
+	ASSERT_EQ(madvise(self->mem, NR_PAGES * self->psize,
+			  thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE), 0);
+	fill(self->mem, NR_PAGES, self->psize, 0);
+	if (thp && smaps_kb(self->mem, "AnonHugePages") < (long)(NR_PAGES * self->psize >> 10))
+		SKIP(return c, "the range is not all THPs");
+	for (i = 0; i < NR_PAGES; i++) {
+		self->pages[i] = self->mem + i * self->psize;
+		self->nodes[i] = before[i % 2];
+	}
+	ASSERT_EQ(move_pages(0, NR_PAGES, self->pages, self->nodes, self->status,
+			     MPOL_MF_MOVE), 0);
+	for (i = 0; i < NR_PAGES; i++)
+		self->nodes[i] = after[i % 2];
+
+	ASSERT_EQ(write_file(TRACING "/trace", ""), 0);
+	ASSERT_EQ(write_file(EVENT "/enable", "1"), 0);
+	self->tracing = 1;
+	rc = move_pages(0, NR_PAGES, self->pages, self->nodes, self->status, MPOL_MF_MOVE);
+	ASSERT_EQ(write_file(EVENT "/enable", "0"), 0);
+	self->tracing = 0;
+	ASSERT_EQ(rc, 0) TH_LOG("move_pages: %ld (%s)", rc, strerror(errno));
+	for (i = 0; i < NR_PAGES; i++)
+		ASSERT_EQ(self->status[i], self->nodes[i])
+			TH_LOG("page %d: status %d, target %d", i, self->status[i],
+			       self->nodes[i]);
+	ASSERT_EQ(move_pages(0, NR_PAGES, self->pages, NULL, self->status, 0), 0);
+	for (i = 0; i < NR_PAGES; i++)
+		ASSERT_EQ(self->status[i], self->nodes[i])
+			TH_LOG("page %d is on node %d, not %d", i, self->status[i],
+			       self->nodes[i]);
+	ASSERT_EQ(first_bad(self->mem, NR_PAGES, self->psize, 0, &word, &got), -1)
+		TH_LOG("word %zu is %#llx", word, (unsigned long long)got);
+	c = read_calls();
+	TH_LOG("%ld migrate_pages() calls moved %ld pages, at most %ld in one", c.events,
+	       c.moved, c.largest);
+	return c;
+}
+
+TEST_F(batch, all_to_one)
+{
+	int before[2] = { self->r.node[0], self->r.node[0] };
+	int after[2] = { self->r.node[1], self->r.node[1] };
+	struct calls c = traced_move(_metadata, &self->r, 0, before, after);
+
+	if (c.events < 0)
+		return;
+	EXPECT_EQ(c.moved, NR_PAGES);
+	EXPECT_LE(c.largest, WINDOW) TH_LOG("more than a window isolated at once");
+	EXPECT_LE(c.events, NR_WINDOWS);
+}
+
+TEST_F(batch, alternating)
+{
+	int before[2] = { self->r.node[0], self->r.node[1] };
+	int after[2] = { self->r.node[1], self->r.node[0] };
+	struct calls c = traced_move(_metadata, &self->r, 0, before, after);
+
+	if (c.events < 0)
+		return;
+	EXPECT_EQ(c.moved, NR_PAGES);
+	EXPECT_LE(c.events, 2 * NR_WINDOWS) TH_LOG("a migrate_pages() per change of target?");
+}
+
+TEST_F(batch, half_placed)
+{
+	int before[2] = { self->r.node[1], self->r.node[0] };
+	int after[2] = { self->r.node[1], self->r.node[1] };
+	struct calls c = traced_move(_metadata, &self->r, 0, before, after);
+
+	if (c.events < 0)
+		return;
+	EXPECT_EQ(c.moved, NR_PAGES / 2);
+	EXPECT_LE(c.events, NR_WINDOWS) TH_LOG("a migrate_pages() after every placed page?");
+}
+
+TEST_F(batch, thp_listed)
+{
+	int before[2] = { self->r.node[0], self->r.node[0] };
+	int after[2] = { self->r.node[1], self->r.node[1] };
+	struct calls c = traced_move(_metadata, &self->r, 1, before, after);
+
+	if (c.events < 0)
+		return;
+	EXPECT_EQ(c.moved, NR_PAGES);
+	EXPECT_LE(c.events, NR_WINDOWS);
+}
+
+TEST_HARNESS_MAIN
