@@ -42,7 +42,8 @@ class InitramfsTest(unittest.TestCase):
             (st / "migration/link").symlink_to("move_pages_data")
             dest = Path(d) / "rd.cpio.gz"
             with mock.patch.object(initramfs, "BUSYBOX", st / "run_kselftest.sh"):
-                initramfs.build_initramfs(st, load_profile("swapless"), dest)
+                initramfs.build_initramfs(st, load_profile("swapless"), dest,
+                                          {"bench/move_pages_bench": b"\x7fELFbench"})
             files = read_newc(gzip.decompress(dest.read_bytes()))
         self.assertEqual(files["init"][1][:18], b"#!/bin/busybox sh\n")
         self.assertTrue(files["init"][0] & stat.S_IXUSR)
@@ -51,6 +52,9 @@ class InitramfsTest(unittest.TestCase):
         self.assertTrue(stat.S_ISLNK(files["kselftest/migration/link"][0]))
         self.assertEqual(files["kselftest/migration/link"][1], b"move_pages_data")
         self.assertIn("dev", files)
+        self.assertTrue(stat.S_ISDIR(files["bench"][0]))
+        self.assertEqual(files["bench/move_pages_bench"][1], b"\x7fELFbench")
+        self.assertTrue(files["bench/move_pages_bench"][0] & stat.S_IXUSR)
 
     def test_missing_selftests(self) -> None:
         with tempfile.TemporaryDirectory() as d:
