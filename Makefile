@@ -5,7 +5,7 @@
 
 PYTHON := /usr/bin/python3 -B
 comma := ,
-PROFILES ?= swapless,swap
+PROFILES ?= swapless,swap,debug
 TIMEOUT ?= 900
 LAB_ARGS := --profiles $(PROFILES) --timeout $(TIMEOUT) \
 	$(if $(BASE),--base) $(if $(TOPOLOGY),--topology $(TOPOLOGY)) \

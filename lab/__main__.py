@@ -30,7 +30,7 @@ from .common import LAB, REPO, LabError, cache_dir, clean_env, elapsed, quote, s
 from .parse import Case, Status
 from .profile import PROFILE_DIR, TOPOLOGIES, load_profile, with_topology
 
-DEFAULT_PROFILES = "swapless,swap"
+DEFAULT_PROFILES = "swapless,swap,debug"
 DEFAULT_TIMEOUT = 900.0
 
 
