@@ -11,7 +11,7 @@ LAB_ARGS := --profiles $(PROFILES) --timeout $(TIMEOUT) \
 	$(if $(BASE),--base) $(if $(TOPOLOGY),--topology $(TOPOLOGY)) \
 	$(if $(ICOUNT),--icount) $(if $(RESULTS),--results $(RESULTS))
 
-.PHONY: run test unit build kunit mutants bench deps profiles clean-cache
+.PHONY: run test unit build kunit mutants bench series series-check deps profiles clean-cache
 
 run: deps
 	$(PYTHON) -m lab run $(LAB_ARGS)
@@ -38,6 +38,15 @@ bench:
 	@bash lab/deps.sh bench
 	$(PYTHON) -m lab bench --profiles swapless \
 		--kernels $(or $(BENCH),base$(comma)patched) --timeout $(TIMEOUT) \
+		$(if $(RESULTS),--results $(RESULTS))
+
+# The mail-ready series: git format-patch output in results/series-<version>/.
+series: deps
+	$(PYTHON) -m lab series $(if $(RESULTS),--results $(RESULTS))
+
+# git am, checkpatch --strict, kernel-doc, and each commit compiled (BUILD=0: not).
+series-check: deps
+	$(PYTHON) -m lab series-check $(if $(filter 0,$(BUILD)),--no-build) \
 		$(if $(RESULTS),--results $(RESULTS))
 
 profiles:

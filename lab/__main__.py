@@ -25,7 +25,7 @@ import unittest
 from pathlib import Path
 from typing import Callable
 
-from . import bench, build, mutants, pipeline, report, tree
+from . import bench, build, mutants, pipeline, report, series, tree
 from .common import LAB, REPO, LabError, cache_dir, clean_env, elapsed, quote, stage
 from .parse import Case, Status
 from .profile import PROFILE_DIR, TOPOLOGIES, load_profile, with_topology
@@ -164,6 +164,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench.run(kernels, names[0], args.timeout, Path(args.results))
 
 
+def cmd_series(args: argparse.Namespace) -> int:
+    series.make_series(Path(args.results))
+    return 0
+
+
+def cmd_series_check(args: argparse.Namespace) -> int:
+    return series.series_check(Path(args.results), not args.no_build,
+                               [*load_profile("swapless").fragments, "series"])
+
+
 def cmd_profiles(args: argparse.Namespace) -> int:
     for p in sorted(PROFILE_DIR.glob("*.toml")):
         prof = load_profile(p.stem)
@@ -177,6 +187,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run, "test": cmd_test, "unit": cmd_unit, "build": cmd_build,
     "parse": cmd_parse, "profiles": cmd_profiles, "kunit": cmd_kunit,
     "mutants": cmd_mutants, "bench": cmd_bench,
+    "series": cmd_series, "series-check": cmd_series_check,
 }
 
 
@@ -197,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default=None, help="mutants: only these (comma-separated)")
     ap.add_argument("--kernels", default="base,patched",
                     help=f"bench: kernels to compare ({', '.join(bench.KERNELS)})")
+    ap.add_argument("--no-build", action="store_true",
+                    help="series-check: skip compiling each commit")
     args = ap.parse_args(argv)
     if args.command == "parse" and not args.dir:
         ap.error("parse needs a results folder")

@@ -139,6 +139,38 @@ def insert_maintainers(pristine_text: str, section: str) -> str:
     return pristine_text.rstrip("\n") + "\n\n" + section
 
 
+def apply_patches(scratch: Path, pristine: Path, patches: list[Path], tmp: Path) -> None:
+    """Apply -p1 @patches in order to the sparse tree @scratch.
+
+    Files a patch touches are first copied from @pristine.  Raises
+    LabError naming the patch and printing the rejected hunks (with their
+    file names) when one does not apply.
+    """
+    for patch in patches:
+        for rel in patch_targets(patch):
+            dst = scratch / rel
+            if not dst.exists() and (pristine / rel).is_file():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(pristine / rel, dst)
+        rej = tmp / "rejects"
+        rej.unlink(missing_ok=True)
+        p = subprocess.run(
+            ["patch", "-p1", "--fuzz=0", "--forward", "--batch", "--no-backup-if-mismatch",
+             "-r", str(rej), "-d", str(scratch), "-i", str(patch)],
+            capture_output=True, text=True, check=False)
+        if p.returncode != 0:
+            hunks = rej.read_text(errors="replace") if rej.exists() else ""
+            raise LabError(
+                f"patch {patch.name} does not apply:\n{p.stdout}{p.stderr}"
+                + (f"rejected hunks:\n{hunks}" if hunks else ""))
+
+
+def read_tree(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under @root: relative path -> (content, permission bits)."""
+    return {str(f.relative_to(root)): (f.read_bytes(), f.stat().st_mode & 0o777)
+            for f in root.rglob("*") if f.is_file()}
+
+
 def staged_contents(pristine: Path, repo: Path = REPO,
                     extra: tuple[Path, ...] = ()) -> dict[str, tuple[bytes, int]]:
     """Apply overlay + series to a sparse scratch copy; return its files.
@@ -157,27 +189,8 @@ def staged_contents(pristine: Path, repo: Path = REPO,
             text = insert_maintainers((pristine / "MAINTAINERS").read_text(),
                                       (repo / "MAINTAINERS").read_text())
             (scratch / "MAINTAINERS").write_text(text)
-        for patch in [*read_series(repo), *extra]:
-            for rel in patch_targets(patch):
-                dst = scratch / rel
-                if not dst.exists() and (pristine / rel).is_file():
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(pristine / rel, dst)
-            rej = Path(tmp) / "rejects"
-            p = subprocess.run(
-                ["patch", "-p1", "--fuzz=0", "--forward", "--batch", "--no-backup-if-mismatch",
-                 "-r", str(rej), "-d", str(scratch), "-i", str(patch)],
-                capture_output=True, text=True, check=False)
-            if p.returncode != 0:
-                hunks = rej.read_text(errors="replace") if rej.exists() else ""
-                raise LabError(
-                    f"patch {patch.name} does not apply:\n{p.stdout}{p.stderr}"
-                    + (f"rejected hunks:\n{hunks}" if hunks else ""))
-        out = {}
-        for f in scratch.rglob("*"):
-            if f.is_file():
-                out[str(f.relative_to(scratch))] = (f.read_bytes(), f.stat().st_mode & 0o777)
-        return out
+        apply_patches(scratch, pristine, [*read_series(repo), *extra], Path(tmp))
+        return read_tree(scratch)
 
 
 def patched_tree(base: BaseTree, repo: Path = REPO, extra: tuple[Path, ...] = ()) -> Path:

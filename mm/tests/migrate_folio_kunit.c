@@ -745,24 +745,53 @@ static int migrate_mprotect(struct mm_struct *mm, unsigned long addr, bool writa
 	return err;
 }
 
+static const char * const migrate_levels[] = { "pte", "pmd" };
+
+static void migrate_level_desc(const char * const *level, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "level=%s", *level);
+}
+
+KUNIT_ARRAY_PARAM(migrate_level, migrate_levels, migrate_level_desc);
+
+/* The swap entry a pte- or pmd-level migrate_map holds (none if present). */
+static swp_entry_t migrate_map_entry(const struct migrate_map *m)
+{
+	if (m->none)
+		return (swp_entry_t){ 0 };
+	if (m->pmd_level)
+		return is_swap_pmd(m->pmd) ? pmd_to_swp_entry(m->pmd) : (swp_entry_t){ 0 };
+	return is_swap_pte(m->pte) ? pte_to_swp_entry(m->pte) : (swp_entry_t){ 0 };
+}
+
 /*
  * Contract (the seeds' mprotect rule): change_protection() to read-only
  * turns a write migration entry into a read entry - read-exclusive for an
  * anon page - so that when remove_migration_ptes() restores the mapping,
- * the pte is not writable and the page still exclusive.
+ * it is not writable and the page still exclusive.  Both levels: a pte
+ * entry (change_pte_range()) and the PMD entry of a THP
+ * (change_huge_pmd()).
  */
 static void migrate_folio_mprotect_entry(struct kunit *test)
 {
+	const char *level = *(const char * const *)test->param_value;
+	bool pmd = !strcmp(level, "pmd");
+	int nr = pmd ? HPAGE_PMD_NR : 1;
 	struct mm_struct *mm;
 	struct folio *folio;
 	struct migrate_map m;
 	unsigned long addr;
 	swp_entry_t entry;
+	bool mapped;
 
-	addr = migrate_mmap(test, NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS);
-	migrate_fill(test, addr, 1, 0);
-	migrate_lookup(test, addr, 1, &folio, 0);
+	if (pmd) {
+		addr = migrate_thp_range(test, &folio);
+	} else {
+		addr = migrate_mmap(test, NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS);
+		migrate_fill(test, addr, 1, 0);
+		migrate_lookup(test, addr, 1, &folio, 0);
+	}
 	mm = current->mm;	/* attached by the first kunit_vm_mmap() */
 
 	folio_get(folio);	/* as isolation would: unmapping drops the mapping's */
@@ -770,28 +799,84 @@ static void migrate_folio_mprotect_entry(struct kunit *test)
 	folio_lock(folio);
 	try_to_migrate(folio, 0);
 	m = migrate_read_map(mm, addr);
+	entry = migrate_map_entry(&m);
 	/* No assertions while holding locks: a failed one would leave them held. */
-	KUNIT_EXPECT_TRUE(test, !m.none && !m.pmd_level && is_swap_pte(m.pte));
-	KUNIT_EXPECT_TRUE(test, is_writable_migration_entry(pte_to_swp_entry(m.pte)));
+	KUNIT_EXPECT_EQ(test, m.pmd_level, pmd);
+	KUNIT_EXPECT_TRUE(test, is_writable_migration_entry(entry));
 
 	KUNIT_EXPECT_EQ(test, migrate_mprotect(mm, addr, false), 0);
 	m = migrate_read_map(mm, addr);
-	entry = pte_to_swp_entry(m.pte);
-	KUNIT_EXPECT_TRUE(test, is_swap_pte(m.pte) && is_migration_entry(entry));
-	KUNIT_EXPECT_FALSE(test, is_writable_migration_entry(entry));
+	entry = migrate_map_entry(&m);
+	KUNIT_EXPECT_EQ(test, m.pmd_level, pmd);
+	KUNIT_EXPECT_TRUE(test, is_migration_entry(entry));
+	KUNIT_EXPECT_FALSE_MSG(test, is_writable_migration_entry(entry),
+			       "mprotect(PROT_READ) left a write %s entry", level);
 	KUNIT_EXPECT_TRUE(test, is_readable_exclusive_migration_entry(entry));
-	KUNIT_EXPECT_EQ(test, swp_offset_pfn(entry), folio_pfn(folio));
+	if (is_migration_entry(entry))
+		KUNIT_EXPECT_EQ(test, swp_offset_pfn(entry), folio_pfn(folio));
 
 	remove_migration_ptes(folio, folio, 0);
 	m = migrate_read_map(mm, addr);
-	KUNIT_EXPECT_TRUE(test, !m.none && !m.pmd_level && pte_present(m.pte));
-	KUNIT_EXPECT_FALSE(test, pte_write(m.pte));
+	mapped = !m.none && (pmd ? m.pmd_level && pmd_trans_huge(m.pmd) :
+			     !m.pmd_level && pte_present(m.pte));
+	KUNIT_EXPECT_TRUE(test, mapped);
+	if (mapped)
+		KUNIT_EXPECT_FALSE(test, pmd ? pmd_write(m.pmd) : pte_write(m.pte));
 	KUNIT_EXPECT_TRUE(test, PageAnonExclusive(&folio->page));
 	folio_unlock(folio);
 	mmap_write_unlock(mm);
 	folio_put(folio);
-	migrate_assert_no_entries(test, addr, 1);
-	migrate_expect_data(test, addr, 1, 0);
+	migrate_assert_no_entries(test, addr, nr);
+	migrate_expect_data(test, addr, nr, 0);
+}
+
+/*
+ * Contract: where the entry format has room for them
+ * (migration_entry_supports_ad()), a migration entry carries the pte's
+ * young and dirty bits, and the restored pte has them back: a page just
+ * written comes back young and dirty, a page that reclaim aged (young
+ * bit cleared by folio_referenced()) comes back old - migration neither
+ * hides a hot page from reclaim nor makes a cold one look hot.  Without
+ * room, every restored pte is young and clean (the folio stays dirty).
+ */
+static void migrate_folio_young_dirty(struct kunit *test)
+{
+	struct migrate_test *t = migrate_ctx(test);
+	bool ad = migration_entry_supports_ad();
+	struct migrate_map m[2];
+	struct folio *folios[2];
+	unsigned long addr, vm_flags;
+	struct mm_struct *mm;
+	int i, nid;
+
+	addr = migrate_mmap(test, NULL, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS);
+	migrate_fill(test, addr, 2, 0);
+	migrate_lookup(test, addr, 2, folios, 0);
+	mm = current->mm;	/* attached by the first kunit_vm_mmap() */
+	/* Age the second page as reclaim does; the first stays young. */
+	KUNIT_ASSERT_EQ(test, folio_referenced(folios[1], false, NULL, &vm_flags), 1);
+	nid = folio_nid(folios[0]) == t->nid[0] ? t->nid[1] : t->nid[0];
+	KUNIT_ASSERT_EQ(test, migrate_folios_to(test, folios, 2, nid, NULL), 0);
+
+	/* Read the ptes before anything touches the pages again. */
+	mmap_read_lock(mm);
+	for (i = 0; i < 2; i++)
+		m[i] = migrate_read_map(mm, addr + i * PAGE_SIZE);
+	mmap_read_unlock(mm);
+	for (i = 0; i < 2; i++) {
+		KUNIT_ASSERT_TRUE_MSG(test, !m[i].none && !m[i].pmd_level &&
+				      pte_present(m[i].pte), "page %d not mapped", i);
+		KUNIT_EXPECT_EQ_MSG(test, pfn_to_nid(pte_pfn(m[i].pte)), nid, "page %d", i);
+	}
+	kunit_info(test, "migration entries %s the young and dirty bits\n",
+		   ad ? "carry" : "have no room for");
+	KUNIT_EXPECT_TRUE_MSG(test, pte_young(m[0].pte), "a page just written came back old");
+	KUNIT_EXPECT_EQ_MSG(test, pte_dirty(m[0].pte), ad,
+			    "a page just written came back %s", ad ? "clean" : "dirty");
+	KUNIT_EXPECT_EQ_MSG(test, pte_young(m[1].pte), !ad,
+			    "an aged page came back %s", ad ? "young" : "old");
+	migrate_expect_data(test, addr, 2, 0);
 }
 
 /*
@@ -897,7 +982,8 @@ static struct kunit_case migrate_folio_test_cases[] = {
 	KUNIT_CASE(migrate_folio_shmem_two_mappings),
 	KUNIT_CASE(migrate_folio_thp_pmd),
 	KUNIT_CASE(migrate_folio_thp_pte_mapped),
-	KUNIT_CASE(migrate_folio_mprotect_entry),
+	KUNIT_CASE_PARAM(migrate_folio_mprotect_entry, migrate_level_gen_params),
+	KUNIT_CASE(migrate_folio_young_dirty),
 	KUNIT_CASE(migrate_folio_orphan_after_remove),
 	KUNIT_CASE(migrate_folio_orphan_met_by_mprotect),
 	{}

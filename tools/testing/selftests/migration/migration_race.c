@@ -125,7 +125,8 @@ FIXTURE_TEARDOWN(race)
  * parent must still see its own pattern in every word (and the child its
  * own), round after round.
  */
-TEST_F(race, fork_cow_isolation)
+static void fork_rounds(struct __test_metadata *_metadata, char *mem, size_t nr,
+			size_t psize, struct mover *m)
 {
 	int round, overlaps = 0;
 
@@ -136,16 +137,16 @@ TEST_F(race, fork_cow_isolation)
 		int status;
 		pid_t pid;
 
-		fill(self->mem, NR_PAGES, self->psize, round);
-		overlaps += atomic_load(&self->mover.in_flight);
+		fill(mem, nr, psize, round);
+		overlaps += atomic_load(&m->in_flight);
 		pid = fork();
 		ASSERT_GE(pid, 0) TH_LOG("fork: %s", strerror(errno));
 		if (pid == 0) {
 			/* Child: take every page over, then check it sees only itself. */
 			int mine = round + 100000;
 
-			fill(self->mem, NR_PAGES, self->psize, mine);
-			bad = first_bad(self->mem, NR_PAGES, self->psize, mine, &word, &got);
+			fill(mem, nr, psize, mine);
+			bad = first_bad(mem, nr, psize, mine, &word, &got);
 			_exit(bad < 0 ? 0 : 2);
 		}
 		ASSERT_EQ(waitpid(pid, &status, 0), pid);
@@ -153,18 +154,23 @@ TEST_F(race, fork_cow_isolation)
 			TH_LOG("round %d: child saw a page that was not its own (status %#x)",
 			       round, status);
 		/* Let the entries copied at fork time resolve before checking. */
-		mover_wait(&self->mover, 2);
-		bad = first_bad(self->mem, NR_PAGES, self->psize, round, &word, &got);
+		mover_wait(m, 2);
+		bad = first_bad(mem, nr, psize, round, &word, &got);
 		ASSERT_EQ(bad, -1)
 			TH_LOG("round %d: parent page %ld word %zu is %#llx: child write leaked",
 			       round, bad, word, (unsigned long long)got);
 	}
-	ASSERT_EQ(atomic_load(&self->mover.errors), 0)
-		TH_LOG("move_pages failed: %s", strerror(self->mover.last_errno));
+	ASSERT_EQ(atomic_load(&m->errors), 0)
+		TH_LOG("move_pages failed: %s", strerror(m->last_errno));
 	TH_LOG("%d of %d forks overlapped a move_pages() call, %ld moves",
-	       overlaps, NR_ROUNDS, atomic_load(&self->mover.moves));
+	       overlaps, NR_ROUNDS, atomic_load(&m->moves));
 	if (!overlaps)
 		SKIP(return, "no fork overlapped a migration");
+}
+
+TEST_F(race, fork_cow_isolation)
+{
+	fork_rounds(_metadata, self->mem, NR_PAGES, self->psize, &self->mover);
 }
 
 static sigjmp_buf segv_jmp;
@@ -188,10 +194,12 @@ static int write_faults(uint64_t *p)
  * mprotect(PROT_READ) while the pages move: once the moves that were in
  * flight have completed, a write to any page must fault; the data stays.
  */
-TEST_F(race, mprotect_readonly)
+static void mprotect_rounds(struct __test_metadata *_metadata, char *mem, size_t nr,
+			    size_t psize, struct mover *m)
 {
 	struct sigaction sa = { .sa_handler = segv_handler }, old;
-	int round, overlaps = 0, i;
+	int round, overlaps = 0;
+	size_t i;
 
 	ASSERT_EQ(sigaction(SIGSEGV, &sa, &old), 0);
 	for (round = 1; round <= NR_ROUNDS / 2; round++) {
@@ -199,28 +207,97 @@ TEST_F(race, mprotect_readonly)
 		uint64_t got = 0;
 		long bad;
 
-		ASSERT_EQ(mprotect(self->mem, NR_PAGES * self->psize, PROT_READ | PROT_WRITE), 0);
-		fill(self->mem, NR_PAGES, self->psize, round);
-		overlaps += atomic_load(&self->mover.in_flight);
-		ASSERT_EQ(mprotect(self->mem, NR_PAGES * self->psize, PROT_READ), 0);
-		mover_wait(&self->mover, 2);
-		for (i = 0; i < NR_PAGES; i++) {
-			uint64_t *p = (uint64_t *)(self->mem + i * self->psize + 64);
+		ASSERT_EQ(mprotect(mem, nr * psize, PROT_READ | PROT_WRITE), 0);
+		fill(mem, nr, psize, round);
+		overlaps += atomic_load(&m->in_flight);
+		ASSERT_EQ(mprotect(mem, nr * psize, PROT_READ), 0);
+		mover_wait(m, 2);
+		for (i = 0; i < nr; i++) {
+			uint64_t *p = (uint64_t *)(mem + i * psize + 64);
 
 			ASSERT_TRUE(write_faults(p))
-				TH_LOG("round %d: page %d is writable after mprotect(PROT_READ)",
+				TH_LOG("round %d: page %zu is writable after mprotect(PROT_READ)",
 				       round, i);
 		}
-		bad = first_bad(self->mem, NR_PAGES, self->psize, round, &word, &got);
+		bad = first_bad(mem, nr, psize, round, &word, &got);
 		ASSERT_EQ(bad, -1) TH_LOG("round %d: page %ld word %zu is %#llx",
 					  round, bad, word, (unsigned long long)got);
 	}
 	sigaction(SIGSEGV, &old, NULL);
-	ASSERT_EQ(atomic_load(&self->mover.errors), 0)
-		TH_LOG("move_pages failed: %s", strerror(self->mover.last_errno));
+	ASSERT_EQ(atomic_load(&m->errors), 0)
+		TH_LOG("move_pages failed: %s", strerror(m->last_errno));
 	TH_LOG("%d of %d mprotect calls overlapped a move_pages() call", overlaps, NR_ROUNDS / 2);
 	if (!overlaps)
 		SKIP(return, "no mprotect overlapped a migration");
+}
+
+TEST_F(race, mprotect_readonly)
+{
+	mprotect_rounds(_metadata, self->mem, NR_PAGES, self->psize, &self->mover);
+}
+
+/*
+ * The same two races on a PMD-mapped THP: fork() and mprotect() then meet
+ * a PMD migration entry (copy_huge_pmd(), change_huge_pmd()) rather than
+ * pte entries.  The mover lists the THP's first NR_PAGES subpages, which
+ * moves the whole folio; all HPAGE_NR pages are checked.
+ */
+#define HPAGE_NR	512
+
+FIXTURE(race_thp)
+{
+	size_t psize, len;
+	char *map, *mem;
+	struct mover mover;
+	int started;
+};
+
+FIXTURE_SETUP(race_thp)
+{
+	int i;
+
+	if (numa_available() < 0)
+		SKIP(return, "NUMA is not available in this kernel");
+	memset(&self->mover, 0, sizeof(self->mover));
+	if (memory_nodes(&self->mover.nodes[0], &self->mover.nodes[1]))
+		SKIP(return, "needs two nodes with memory");
+	self->psize = sysconf(_SC_PAGESIZE);
+	self->len = 2 * HPAGE_NR * self->psize;
+	self->map = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(self->map, MAP_FAILED);
+	self->mem = (char *)(((uintptr_t)self->map + HPAGE_NR * self->psize - 1) &
+			     ~(uintptr_t)(HPAGE_NR * self->psize - 1));
+	ASSERT_EQ(madvise(self->mem, HPAGE_NR * self->psize, MADV_HUGEPAGE), 0);
+	fill(self->mem, HPAGE_NR, self->psize, 0);
+	if (smaps_kb(self->mem, "AnonHugePages") < 2048)
+		SKIP(return, "no THP for the aligned range (AnonHugePages %ld kB)",
+		     smaps_kb(self->mem, "AnonHugePages"));
+	for (i = 0; i < NR_PAGES; i++)
+		self->mover.pages[i] = self->mem + i * self->psize;
+	ASSERT_EQ(pthread_create(&self->mover.thread, NULL, mover_fn, &self->mover), 0);
+	self->started = 1;
+	mover_wait(&self->mover, 1);
+}
+
+FIXTURE_TEARDOWN(race_thp)
+{
+	if (self->started) {
+		atomic_store(&self->mover.stop, 1);
+		pthread_join(self->mover.thread, NULL);
+	}
+	if (self->map && self->map != MAP_FAILED)
+		munmap(self->map, self->len);
+}
+
+TEST_F(race_thp, fork_cow_isolation)
+{
+	fork_rounds(_metadata, self->mem, HPAGE_NR, self->psize, &self->mover);
+}
+
+TEST_F(race_thp, mprotect_readonly)
+{
+	mprotect_rounds(_metadata, self->mem, HPAGE_NR, self->psize, &self->mover);
 }
 
 /* The first of the pages at @mem that is not all zeroes, or -1; *word is where. */

@@ -1,0 +1,468 @@
+# SPDX-License-Identifier: GPL-2.0
+"""`make series` and `make series-check`: the mail-ready patch series.
+
+The plan (patches/plan.toml) says which commits the series has, in which
+order, and what each one carries: some of our files (complete), some
+Kconfig symbols of Kconfig.migration, some patches of patches/series, or
+our MAINTAINERS section.  `series` commits the pristine base tree once
+(cached per Debian package version), makes the plan's commits on top of
+it with fixed author and dates, checks that the last tree is the tree
+`make run` builds, and writes `git format-patch` output with a cover
+letter into results/series-<version>/.
+
+`series-check` then proves the folder is what a maintainer can take:
+every patch applies with `git am` to the base (and gives the same tree),
+`checkpatch.pl --strict` finds nothing the plan does not justify,
+`kernel-doc -none` is clean on our new C files, and (unless told not to)
+every commit compiles the objects it touches.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import build, kconfig, tree
+from .common import REPO, LabError, cache_dir, info, run_checked, run_logged, stage
+
+PLAN = REPO / "patches" / "plan.toml"
+KCONFIG_SRC = "Kconfig.migration"
+KCONFIG_DST = tree.OVERLAY_RENAMES[KCONFIG_SRC]
+SUBJECT = re.compile(r"^[A-Za-z][\w./-]*: [a-z]")
+CHECKPATCH_LINE = re.compile(r"^(ERROR|WARNING|CHECK):([A-Z0-9_]+): (.*)$")
+
+
+@dataclass(frozen=True)
+class Commit:
+    subject: str
+    body: str
+    files: tuple[str, ...] = ()
+    kconfig: tuple[str, ...] = ()
+    patches: tuple[str, ...] = ()
+    maintainers: bool = False
+
+    def message(self, author: str) -> str:
+        return f"{self.subject}\n\n{self.body.strip()}\n\nSigned-off-by: {author}\n"
+
+
+@dataclass(frozen=True)
+class Plan:
+    author: str
+    date: str
+    cover: Path
+    commits: tuple[Commit, ...]
+    justified: dict[str, str] = field(default_factory=dict)
+
+
+def kconfig_blocks(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """Split a Kconfig file into its header and its `config` blocks."""
+    parts = re.split(r"(?m)^(?=config )", text)
+    header, blocks = parts[0], []
+    for part in parts[1:]:
+        blocks.append((part.split()[1], part))
+    return header, blocks
+
+
+def kconfig_subset(text: str, symbols: set[str]) -> str | None:
+    """@text with only the config blocks of @symbols (None when there are none)."""
+    header, blocks = kconfig_blocks(text)
+    kept = [b for s, b in blocks if s in symbols]
+    if not kept:
+        return None
+    out = header + "".join(kept)
+    return out.rstrip("\n") + "\n"
+
+
+def _our_files(repo: Path) -> list[str]:
+    """Repository paths of our files that enter the series as they are."""
+    return sorted(str(src.relative_to(repo)) for rel, src in tree.overlay_files(repo).items()
+                  if rel != KCONFIG_DST)
+
+
+def _expand(repo: Path, entry: str, ours: list[str]) -> list[str]:
+    hits = [f for f in ours if f == entry or f.startswith(entry.rstrip("/") + "/")]
+    if not hits:
+        raise LabError(f"plan: {entry} names none of our files")
+    return hits
+
+
+def load_plan(repo: Path = REPO, path: Path | None = None) -> Plan:
+    """Read and validate the plan against the repository."""
+    path = path or repo / "patches" / "plan.toml"
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise LabError(f"cannot read the series plan {path}: {e}") from e
+    problems: list[str] = []
+    commits = []
+    for i, c in enumerate(data.get("commit", []), 1):
+        unknown = set(c) - {"subject", "body", "files", "kconfig", "patches", "maintainers"}
+        if unknown:
+            problems.append(f"commit {i}: unknown keys {', '.join(sorted(unknown))}")
+        commits.append(Commit(c.get("subject", ""), c.get("body", ""),
+                              tuple(c.get("files", ())), tuple(c.get("kconfig", ())),
+                              tuple(c.get("patches", ())), bool(c.get("maintainers", False))))
+    if not commits:
+        problems.append("no [[commit]] entries")
+    ours = _our_files(repo)
+    owner: dict[str, int] = {}
+    for i, c in enumerate(commits, 1):
+        if not SUBJECT.match(c.subject) or len(c.subject) > 75:
+            problems.append(f"commit {i}: subject {c.subject!r} is not 'area: verb ...' "
+                            "in at most 75 characters")
+        if not c.body.strip():
+            problems.append(f"commit {i}: no message body")
+        for n, line in enumerate(c.body.splitlines(), 1):
+            if len(line) > 75:
+                problems.append(f"commit {i}: body line {n} is longer than 75 characters")
+        for entry in c.files:
+            try:
+                hits = _expand(repo, entry, ours)
+            except LabError as e:
+                problems.append(f"commit {i}: {e}")
+                continue
+            for f in hits:
+                if f in owner:
+                    problems.append(f"{f} is in commits {owner[f]} and {i}")
+                owner[f] = i
+    problems += [f"{f} is in no commit" for f in ours if f not in owner]
+    # Kconfig symbols: a partition of Kconfig.migration's.
+    kfile = repo / KCONFIG_SRC
+    symbols = [s for s, _ in kconfig_blocks(kfile.read_text())[1]] if kfile.is_file() else []
+    planned = [s for c in commits for s in c.kconfig]
+    for s in sorted(set(planned)):
+        if planned.count(s) > 1:
+            problems.append(f"Kconfig symbol {s} is in more than one commit")
+        if s not in symbols:
+            problems.append(f"Kconfig symbol {s} is not in {KCONFIG_SRC}")
+    problems += [f"Kconfig symbol {s} is in no commit" for s in symbols if s not in planned]
+    # Patches: patches/series, in its order.
+    series = [p.name for p in tree.read_series(repo)]
+    planned_patches = [p for c in commits for p in c.patches]
+    if planned_patches != series:
+        problems.append("the plan's patches are not patches/series in its order:\n    plan:   "
+                        + " ".join(planned_patches) + "\n    series: " + " ".join(series))
+    n_maint = sum(c.maintainers for c in commits)
+    if (repo / "MAINTAINERS").is_file() and n_maint != 1:
+        problems.append(f"MAINTAINERS is in {n_maint} commits (must be exactly one)")
+    justified = {k: str(v) for k, v in data.get("checkpatch", {}).items()}
+    if problems:
+        raise LabError(f"series plan {path}:\n  " + "\n  ".join(problems))
+    return Plan(data.get("author", "Migration Lab <migration-lab@example.org>"),
+                data.get("date", "2026-01-01T00:00:00+00:00"),
+                repo / data.get("cover", "patches/cover-letter.txt"),
+                tuple(commits), justified)
+
+
+def commit_states(plan: Plan, pristine: Path, repo: Path = REPO
+                  ) -> list[dict[str, tuple[bytes, int]]]:
+    """The files that differ from @pristine after each commit of @plan."""
+    ours = _our_files(repo)
+    states = []
+    files: list[str] = []
+    symbols: set[str] = set()
+    patches: list[Path] = []
+    maint = False
+    for c in plan.commits:
+        for entry in c.files:
+            files += _expand(repo, entry, ours)
+        symbols |= set(c.kconfig)
+        patches += [repo / "patches" / p for p in c.patches]
+        maint = maint or c.maintainers
+        with tempfile.TemporaryDirectory(prefix="lab-series-") as tmp:
+            scratch = Path(tmp) / "t"
+            scratch.mkdir()
+            for f in files:
+                dst = scratch / f
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(repo / f, dst)
+            ktext = kconfig_subset((repo / KCONFIG_SRC).read_text(), symbols) \
+                if (repo / KCONFIG_SRC).is_file() else None
+            if ktext is not None:
+                (scratch / KCONFIG_DST).parent.mkdir(parents=True, exist_ok=True)
+                (scratch / KCONFIG_DST).write_text(ktext)
+                os.chmod(scratch / KCONFIG_DST, (repo / KCONFIG_SRC).stat().st_mode & 0o777)
+            if maint:
+                (scratch / "MAINTAINERS").write_text(tree.insert_maintainers(
+                    (pristine / "MAINTAINERS").read_text(), (repo / "MAINTAINERS").read_text()))
+            tree.apply_patches(scratch, pristine, patches, Path(tmp))
+            states.append(tree.read_tree(scratch))
+    return states
+
+
+def _git(repo: Path, *args: str, env: dict[str, str] | None = None,
+         check: bool = True) -> subprocess.CompletedProcess[str]:
+    p = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                       env=env, check=False)
+    if check and p.returncode != 0:
+        raise LabError(f"git {' '.join(args[:3])} failed in {repo}:\n{p.stdout}{p.stderr}")
+    return p
+
+
+def _git_env(plan: Plan) -> dict[str, str]:
+    name, _, mail = plan.author.partition("<")
+    env = dict(os.environ)
+    env.update(GIT_AUTHOR_NAME=name.strip(), GIT_AUTHOR_EMAIL=mail.rstrip(">"),
+               GIT_COMMITTER_NAME=name.strip(), GIT_COMMITTER_EMAIL=mail.rstrip(">"),
+               GIT_AUTHOR_DATE=plan.date, GIT_COMMITTER_DATE=plan.date,
+               GIT_CONFIG_NOSYSTEM="1", HOME=str(cache_dir()), LC_ALL="C")
+    return env
+
+
+def base_repo(base: tree.BaseTree, plan: Plan) -> Path:
+    """A git repository of the pristine tree, one commit tagged `base`."""
+    top = cache_dir() / "series" / base.debian_version
+    repo = top / "linux"
+    if (top / ".committed").exists():
+        return repo
+    stage("series", f"committing the pristine base tree -> {repo}")
+    shutil.rmtree(top, ignore_errors=True)
+    top.mkdir(parents=True)
+    log = top / "base.log"
+    # A real copy: git rewrites files, and the base tree must stay pristine.
+    run_checked(["cp", "-a", str(base.path), str(repo)], log, "copying the base tree")
+    env = _git_env(plan)
+    for args in (["init", "-q", "-b", "series"], ["config", "core.autocrlf", "false"],
+                 ["config", "gc.auto", "0"],
+                 # Debian's tarball ships a .gitignore that ignores everything.
+                 ["add", "-A", "-f", "."],
+                 ["commit", "-q", "--no-verify", "-m",
+                  f"Linux {base.kernel_version} (Debian {tree.PACKAGE} {base.debian_version})"],
+                 ["tag", "base"]):
+        run_checked(["git", "-C", str(repo), *args], log, f"git {args[0]}", env=env)
+    (top / ".committed").write_text(base.debian_version + "\n")
+    return repo
+
+
+def _write_state(repo: Path, state: dict[str, tuple[bytes, int]],
+                 previous: dict[str, tuple[bytes, int]], pristine: Path) -> list[str]:
+    """Make the work tree hold @state; return the paths touched."""
+    touched = []
+    for rel in sorted(set(state) | set(previous)):
+        dst = repo / rel
+        if rel in state:
+            data, mode = state[rel]
+        elif (pristine / rel).is_file():
+            data, mode = (pristine / rel).read_bytes(), (pristine / rel).stat().st_mode & 0o777
+        else:
+            dst.unlink(missing_ok=True)
+            touched.append(rel)
+            continue
+        if dst.is_file() and dst.read_bytes() == data and (dst.stat().st_mode & 0o777) == mode:
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(data)
+        os.chmod(dst, mode)
+        touched.append(rel)
+    return touched
+
+
+def cover_letter(plan: Plan, base: tree.BaseTree, generated: str) -> str:
+    """Fill git's cover letter template with ours."""
+    text = plan.cover.read_text()
+    subject, _, blurb = text.partition("\n")
+    blurb = blurb.strip("\n").replace("@KERNEL_VERSION@", base.kernel_version) \
+        .replace("@DEBIAN_VERSION@", base.debian_version)
+    if plan.justified:
+        blurb += ("\n\ncheckpatch.pl --strict reports these, on purpose:\n"
+                  + "\n".join(f"- {k}: {v}" for k, v in sorted(plan.justified.items())))
+    left = sorted(set(re.findall(r"@[A-Z_]+@", blurb)))
+    if left:
+        raise LabError(f"{plan.cover}: placeholders not filled in: {', '.join(left)}")
+    if "*** SUBJECT HERE ***" not in generated or "*** BLURB HERE ***" not in generated:
+        raise LabError("git format-patch's cover letter template has changed")
+    return generated.replace("*** SUBJECT HERE ***", subject.strip()) \
+        .replace("*** BLURB HERE ***", blurb)
+
+
+def make_series(results_root: Path, repo_dir: Path = REPO) -> Path:
+    """Commit the plan on the base and write the patch files; return the folder."""
+    plan = load_plan(repo_dir)
+    base = tree.base_tree()
+    git = base_repo(base, plan)
+    env = _git_env(plan)
+    stage("series", f"{len(plan.commits)} commits on {base.debian_version} ({git})")
+    _git(git, "checkout", "-q", "-f", "-B", "series", "base")
+    _git(git, "clean", "-q", "-f", "-d", "-x")
+    states = commit_states(plan, base.path, repo_dir)
+    previous: dict[str, tuple[bytes, int]] = {}
+    for c, state in zip(plan.commits, states):
+        touched = _write_state(git, state, previous, base.path)
+        if not touched:
+            raise LabError(f"commit '{c.subject}' changes nothing")
+        _git(git, "add", "-A", "-f", "--", *touched)
+        _git(git, "commit", "-q", "--no-verify", "-m", c.message(plan.author), env=env)
+        previous = state
+    # The last commit must be the tree `make run` builds.
+    wanted = tree.staged_contents(base.path, repo_dir)
+    if states[-1] != wanted:
+        diff = sorted(set(states[-1]) ^ set(wanted)) or \
+            sorted(k for k in wanted if states[-1].get(k) != wanted[k])
+        raise LabError("the series' last tree differs from the tree make run builds: "
+                       + ", ".join(diff[:10]))
+    changed = set(_git(git, "diff", "--name-only", "base", "series").stdout.split())
+    same = {k for k, (data, _) in wanted.items()
+            if (base.path / k).is_file() and (base.path / k).read_bytes() == data}
+    if changed != set(wanted) - same:
+        raise LabError("git sees other changes than the lab's tree: "
+                       + ", ".join(sorted(changed ^ (set(wanted) - same))[:10]))
+    out = results_root / f"series-{base.debian_version}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    _git(git, "format-patch", "-q", "--cover-letter", "--zero-commit", "--no-signature",
+         "--subject-prefix=PATCH", "-o", str(out), "base..series", env=env)
+    cover = next(out.glob("0000-cover-letter.patch"))
+    cover.write_text(cover_letter(plan, base, cover.read_text()))
+    patches = sorted(p for p in out.glob("*.patch") if p != cover)
+    info(f"{len(patches)} patches and a cover letter in {out}; the last tree equals make run's "
+         f"({len(wanted)} files differ from the base)")
+    return out
+
+
+# ---------------------------------------------------------------- checks
+
+@dataclass
+class Finding:
+    patch: str
+    level: str
+    kind: str
+    text: str
+
+
+def parse_checkpatch(patch: str, output: str) -> list[Finding]:
+    return [Finding(patch, m[1], m[2], m[3]) for m in
+            (CHECKPATCH_LINE.match(ln) for ln in output.splitlines()) if m]
+
+
+def unjustified(findings: list[Finding], justified: dict[str, str]) -> list[Finding]:
+    """Errors always count; warnings and checks unless the plan justifies their type."""
+    return [f for f in findings if f.level == "ERROR" or f.kind not in justified]
+
+
+def check_am(git: Path, patches: list[Path], log: Path, env: dict[str, str]) -> None:
+    """git am every patch onto the base in a scratch work tree; same tree as the series."""
+    wt = git.parent / "am"
+    _git(git, "worktree", "remove", "--force", str(wt), check=False)
+    shutil.rmtree(wt, ignore_errors=True)
+    _git(git, "worktree", "prune")
+    _git(git, "worktree", "add", "-q", "--detach", str(wt), "base")
+    for p in patches:
+        r = run_logged(["git", "-C", str(wt), "am", "-q", "--no-3way", str(p)], log, env=env)
+        if r.returncode != 0:
+            run_logged(["git", "-C", str(wt), "am", "--abort"], log)
+            raise LabError(f"git am: {p.name} does not apply to the base; see {log}")
+    got = _git(wt, "rev-parse", "HEAD^{tree}").stdout.strip()
+    want = _git(git, "rev-parse", "series^{tree}").stdout.strip()
+    if got != want:
+        raise LabError(f"git am of the series gives tree {got}, the series is {want}")
+    info(f"git am: {len(patches)} patches apply to the base; same tree as the series")
+
+
+def check_patches(git: Path, patches: list[Path], plan: Plan, log: Path) -> list[Finding]:
+    env = build.build_env()
+    bad: list[Finding] = []
+    for p in patches:
+        r = subprocess.run(["perl", "scripts/checkpatch.pl", "--strict", "--show-types",
+                            "--no-summary", str(p)], cwd=git, env=env,
+                           capture_output=True, text=True, check=False)
+        with open(log, "a") as f:
+            f.write(f"$ checkpatch.pl --strict {p.name}\n{r.stdout}{r.stderr}")
+        found = parse_checkpatch(p.name, r.stdout)
+        bad += unjustified(found, plan.justified)
+        info(f"checkpatch {p.name}: {len(found)} findings, "
+             f"{len(unjustified(found, plan.justified))} unjustified")
+    return bad
+
+
+def check_kernel_doc(git: Path, log: Path, repo_dir: Path = REPO) -> list[str]:
+    files = [rel for rel in tree.overlay_files(repo_dir) if rel.endswith((".c", ".h"))
+             and not rel.startswith("tools/")]
+    r = subprocess.run(["perl", "scripts/kernel-doc", "-none", "-Wall", *files], cwd=git,
+                       env=build.build_env(), capture_output=True, text=True, check=False)
+    with open(log, "a") as f:
+        f.write(f"$ kernel-doc -none -Wall {' '.join(files)}\n{r.stdout}{r.stderr}")
+    warnings = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.strip()]
+    info(f"kernel-doc -none -Wall on {len(files)} files: {len(warnings)} warnings")
+    return warnings
+
+
+def _objects(paths: list[str]) -> list[str]:
+    """Kernel objects that compile the C files among @paths."""
+    return [p[:-2] + ".o" for p in paths
+            if p.endswith(".c") and not p.startswith(("tools/", "Documentation/"))]
+
+
+def check_builds(git: Path, config_fragments: list[str], log: Path) -> int:
+    """Check out each commit and compile what it touches; return commits built."""
+    wt = git.parent / "build-wt"
+    _git(git, "worktree", "remove", "--force", str(wt), check=False)
+    shutil.rmtree(wt, ignore_errors=True)
+    _git(git, "worktree", "prune")
+    _git(git, "worktree", "add", "-q", "--detach", str(wt), "series")
+    bdir = cache_dir() / "build" / "series-check"
+    # The config of the whole series; earlier commits drop what they lack.
+    kconfig.configure(wt, bdir, config_fragments, build.make_vars(), log)
+    full = (bdir / ".config").read_text()
+    commits = _git(git, "rev-list", "--reverse", "base..series").stdout.split()
+    make = ["make", "-C", str(wt), f"O={bdir}", f"-j{build.jobs()}", *build.make_vars()]
+    for n, sha in enumerate(commits, 1):
+        subject = _git(git, "log", "-1", "--format=%s", sha).stdout.strip()
+        _git(wt, "checkout", "-q", "--detach", sha)
+        touched = _git(git, "diff", "--name-only", f"{sha}^", sha).stdout.split()
+        objs = _objects(touched)
+        (bdir / ".config").write_text(full)
+        steps = [[*make, "olddefconfig"]]
+        if objs:
+            steps.append([*make, *objs])
+        if any(t.startswith("tools/testing/selftests/migration/") for t in touched):
+            steps.append([*make, "headers_install"])
+            steps.append(["make", "-C", str(wt / "tools/testing/selftests"), f"-j{build.jobs()}",
+                          "TARGETS=migration", f"O={bdir}/selftests",
+                          f"KHDR_INCLUDES=-isystem {bdir}/usr/include"])
+        for cmd in steps:
+            r = run_logged(cmd, log, env=build.build_env())
+            if r.returncode != 0:
+                raise LabError(f"commit {n} ({subject}) does not build; errors from {log}:\n"
+                               + build.error_lines(log))
+        info(f"commit {n} builds: {', '.join(objs) or 'no C objects'}"
+             + (" + selftests" if len(steps) > 2 else ""))
+    return len(commits)
+
+
+def series_check(results_root: Path, do_build: bool, fragments: list[str]) -> int:
+    out = make_series(results_root)
+    plan = load_plan()
+    base = tree.base_tree()
+    git = base_repo(base, plan)
+    log = out.parent / f"series-check-{base.debian_version}.log"
+    log.unlink(missing_ok=True)
+    patches = sorted(p for p in out.glob("*.patch") if not p.name.startswith("0000-"))
+    stage("check", f"git am, checkpatch --strict, kernel-doc (log: {log})")
+    failures = 0
+    try:
+        check_am(git, patches, log, _git_env(plan))
+    except LabError as e:
+        print(f"series-check: {e}")
+        failures += 1
+    for f in check_patches(git, patches, plan, log):
+        print(f"series-check: {f.patch}: {f.level}:{f.kind}: {f.text} (not justified in the plan)")
+        failures += 1
+    for w in check_kernel_doc(git, log):
+        print(f"series-check: kernel-doc: {w}")
+        failures += 1
+    if do_build:
+        stage("check", "each commit compiles the objects it touches")
+        try:
+            check_builds(git, fragments, log)
+        except LabError as e:
+            print(f"series-check: {e}")
+            failures += 1
+    verdict = "PASS" if not failures else "FAIL"
+    print(f"series-check: {verdict}: {len(patches)} patches in {out}, {failures} problems")
+    return 0 if not failures else 1

@@ -1,0 +1,212 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The series plan: validation, Kconfig split, commit states, checkpatch triage,
+and (when git is there) a whole series made and checked with git am on a fake base."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+from unittest import mock
+
+from lab import series, tree
+from lab.common import LabError
+
+KCONFIG = """# SPDX-License-Identifier: GPL-2.0-only
+# header
+
+config A_TEST
+\ttristate "a"
+\thelp
+\t  A.
+
+config B_DEBUG
+\tbool "b"
+"""
+
+PATCH = """--- a/mm/Makefile
++++ b/mm/Makefile
+@@ -1,2 +1,3 @@
+ obj-y += a.o
++obj-$(CONFIG_B_DEBUG) += b_debug.o
+ obj-y += b.o
+"""
+
+BODY = "Context, problem and solution,\nin lines of at most 75 characters.\n"
+
+
+def plan_text(commits: list[str]) -> str:
+    return ('author = "Lab <lab@example.org>"\ndate = "2026-01-01T00:00:00+00:00"\n'
+            'cover = "patches/cover.txt"\n[checkpatch]\nFILE_PATH_CHANGES = "MAINTAINERS comes last"\n'
+            + "".join(commits))
+
+
+def commit(subject: str, body: str = BODY, **keys: object) -> str:
+    out = f'[[commit]]\nsubject = "{subject}"\n'
+    for k, v in keys.items():
+        if isinstance(v, bool):
+            out += f"{k} = {'true' if v else 'false'}\n"
+        else:
+            out += f"{k} = [" + ", ".join(f'"{x}"' for x in v) + "]\n"  # type: ignore[union-attr]
+    return out + f"body = '''\n{body}'''\n"
+
+
+GOOD = [commit("mm: add b debug", files=["mm/b_debug.c"], kconfig=["B_DEBUG"],
+               patches=["0001-b.patch"]),
+        commit("mm/tests: add a test", files=["mm/tests"], kconfig=["A_TEST"]),
+        commit("MAINTAINERS: add us", maintainers=True)]
+
+
+class SeriesTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory()
+        root = Path(self.tmp.name)
+        self.pristine = root / "base" / "linux"
+        (self.pristine / "mm").mkdir(parents=True)
+        (self.pristine / "mm/Makefile").write_text("obj-y += a.o\nobj-y += b.o\n")
+        (self.pristine / "Makefile").write_text("VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 117\n")
+        (self.pristine / "MAINTAINERS").write_text(
+            "Maintainers List (try to look for most precise areas first)\n\n"
+            "MEMORY MANAGEMENT - CORE\nM:\tA\nS:\tMaintained\n\n"
+            "ZZZ LAST\nM:\tZ\nS:\tMaintained\n")
+        self.repo = root / "repo"
+        (self.repo / "mm/tests").mkdir(parents=True)
+        (self.repo / "patches").mkdir()
+        (self.repo / "mm/b_debug.c").write_text("// b\n")
+        (self.repo / "mm/tests/a_kunit.c").write_text("// a\n")
+        (self.repo / "Kconfig.migration").write_text(KCONFIG)
+        (self.repo / "MAINTAINERS").write_text("MEMORY MANAGEMENT - MIGRATION\nM:\tUs\nS:\tMaintained\n")
+        (self.repo / "patches/0001-b.patch").write_text(PATCH)
+        (self.repo / "patches/series").write_text("0001-b.patch\n")
+        (self.repo / "patches/cover.txt").write_text(
+            "the subject\nBase @KERNEL_VERSION@ (@DEBIAN_VERSION@).\n")
+        self.base = tree.BaseTree(self.pristine, "6.12.117", "6.12.117-1")
+        self.env = mock.patch.dict(os.environ, {"LAB_CACHE": str(root / "cache")})
+        self.env.start()
+
+    def tearDown(self) -> None:
+        self.env.stop()
+        self.tmp.cleanup()
+
+    def plan(self, commits: list[str]) -> series.Plan:
+        (self.repo / "patches/plan.toml").write_text(plan_text(commits))
+        return series.load_plan(self.repo)
+
+    def assert_rejected(self, commits: list[str], why: str) -> None:
+        with self.assertRaises(LabError) as cm:
+            self.plan(commits)
+        self.assertIn(why, str(cm.exception))
+
+    def test_kconfig_subset_keeps_header_and_order(self) -> None:
+        text = series.kconfig_subset(KCONFIG, {"B_DEBUG"})
+        self.assertTrue(text.startswith("# SPDX"))
+        self.assertIn("config B_DEBUG", text)
+        self.assertNotIn("config A_TEST", text)
+        self.assertEqual(series.kconfig_subset(KCONFIG, {"A_TEST", "B_DEBUG"}), KCONFIG)
+        self.assertIsNone(series.kconfig_subset(KCONFIG, set()))
+
+    def test_good_plan_loads(self) -> None:
+        p = self.plan(GOOD)
+        self.assertEqual([c.subject for c in p.commits],
+                         ["mm: add b debug", "mm/tests: add a test", "MAINTAINERS: add us"])
+        self.assertEqual(p.justified, {"FILE_PATH_CHANGES": "MAINTAINERS comes last"})
+
+    def test_file_in_no_commit(self) -> None:
+        self.assert_rejected([GOOD[0], GOOD[2]], "mm/tests/a_kunit.c is in no commit")
+
+    def test_file_in_two_commits(self) -> None:
+        self.assert_rejected(GOOD + [commit("mm: again", files=["mm/b_debug.c"])],
+                             "mm/b_debug.c is in commits 1 and 4")
+
+    def test_symbol_twice_and_unknown(self) -> None:
+        self.assert_rejected(GOOD + [commit("mm: more", kconfig=["A_TEST", "NOPE"])],
+                             "Kconfig symbol A_TEST is in more than one commit")
+        self.assert_rejected(GOOD + [commit("mm: more", kconfig=["NOPE"])],
+                             "Kconfig symbol NOPE is not in Kconfig.migration")
+
+    def test_patches_follow_series(self) -> None:
+        (self.repo / "patches/0002-c.patch").write_text(PATCH)
+        (self.repo / "patches/series").write_text("0001-b.patch\n0002-c.patch\n")
+        self.assert_rejected(GOOD, "not patches/series in its order")
+
+    def test_bad_subject_and_long_line(self) -> None:
+        self.assert_rejected([commit("Add b", files=["mm/b_debug.c"], kconfig=["B_DEBUG"],
+                                     patches=["0001-b.patch"])] + GOOD[1:],
+                             "is not 'area: verb ...'")
+        self.assert_rejected([commit("mm: add b", body="x" * 76 + "\n", files=["mm/b_debug.c"],
+                                     kconfig=["B_DEBUG"], patches=["0001-b.patch"])] + GOOD[1:],
+                             "body line 1 is longer than 75 characters")
+
+    def test_maintainers_once(self) -> None:
+        self.assert_rejected(GOOD[:2], "MAINTAINERS is in 0 commits")
+
+    def test_states_grow_and_end_at_make_runs_tree(self) -> None:
+        p = self.plan(GOOD)
+        states = series.commit_states(p, self.pristine, self.repo)
+        self.assertEqual(len(states), 3)
+        k1 = states[0]["mm/Kconfig.migration"][0].decode()
+        self.assertIn("config B_DEBUG", k1)
+        self.assertNotIn("config A_TEST", k1)
+        self.assertNotIn("mm/tests/a_kunit.c", states[0])
+        self.assertIn(b"b_debug.o", states[0]["mm/Makefile"][0])
+        self.assertNotIn("MAINTAINERS", states[1])
+        self.assertEqual(states[-1], tree.staged_contents(self.pristine, self.repo))
+
+    def test_checkpatch_triage(self) -> None:
+        out = ("WARNING:FILE_PATH_CHANGES: added, moved or deleted file(s)\n"
+               "CHECK:LONG_LINE: line length of 101 exceeds 100 columns\n"
+               "ERROR:FILE_PATH_CHANGES: not really\n"
+               "total: 1 errors, 1 warnings, 1 checks, 10 lines checked\n")
+        found = series.parse_checkpatch("0001.patch", out)
+        self.assertEqual([(f.level, f.kind) for f in found],
+                         [("WARNING", "FILE_PATH_CHANGES"), ("CHECK", "LONG_LINE"),
+                          ("ERROR", "FILE_PATH_CHANGES")])
+        bad = series.unjustified(found, {"FILE_PATH_CHANGES": "why"})
+        self.assertEqual([(f.level, f.kind) for f in bad],
+                         [("CHECK", "LONG_LINE"), ("ERROR", "FILE_PATH_CHANGES")])
+
+    def test_cover_letter(self) -> None:
+        p = self.plan(GOOD)
+        text = series.cover_letter(p, self.base, "Subject: [PATCH 0/3] *** SUBJECT HERE ***\n\n"
+                                   "*** BLURB HERE ***\n\nshortlog\n")
+        self.assertIn("[PATCH 0/3] the subject", text)
+        self.assertIn("Base 6.12.117 (6.12.117-1).", text)
+        self.assertIn("- FILE_PATH_CHANGES: MAINTAINERS comes last", text)
+        (self.repo / "patches/cover.txt").write_text("s\n@BENCH@\n")
+        with self.assertRaisesRegex(LabError, "@BENCH@"):
+            series.cover_letter(p, self.base, "*** SUBJECT HERE ***\n*** BLURB HERE ***\n")
+
+    @unittest.skipUnless(shutil.which("git"), "needs git")
+    def test_series_made_and_applied_with_git_am(self) -> None:
+        self.plan(GOOD)
+        with mock.patch.object(tree, "base_tree", return_value=self.base):
+            out = series.make_series(self.repo / "results", self.repo)
+        files = sorted(p.name for p in out.glob("*.patch"))
+        self.assertEqual(len(files), 4)
+        self.assertTrue(files[0].startswith("0000-cover-letter"))
+        first = (out / files[1]).read_text()
+        self.assertIn("Subject: [PATCH 1/3] mm: add b debug", first)
+        self.assertIn("Signed-off-by: Lab <lab@example.org>", first)
+        self.assertIn("+config B_DEBUG", first)
+        self.assertNotIn("A_TEST", first)
+        git = series.base_repo(self.base, series.load_plan(self.repo))
+        patches = [out / f for f in files[1:]]
+        series.check_am(git, patches, out / "am.log", series._git_env(series.load_plan(self.repo)))
+        # A patch that no longer applies is named.
+        broken = out / "9999-broken.patch"
+        broken.write_text(first.replace("obj-y += a.o", "obj-y += z.o"))
+        with self.assertRaisesRegex(LabError, "9999-broken.patch does not apply"):
+            series.check_am(git, [broken], out / "am.log",
+                            series._git_env(series.load_plan(self.repo)))
+        # Made twice, the series is the same, byte for byte.
+        again = self.repo / "results2"
+        with mock.patch.object(tree, "base_tree", return_value=self.base):
+            out2 = series.make_series(again, self.repo)
+        for f in files:
+            self.assertEqual((out / f).read_bytes(), (out2 / f).read_bytes(), f)
+        subprocess.run(["git", "-C", str(git), "worktree", "prune"], check=False)
+
+
+if __name__ == "__main__":
+    unittest.main()
