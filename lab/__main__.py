@@ -57,6 +57,9 @@ def run_profile(name: str, args: argparse.Namespace) -> list[Case]:
 def run_profiles(args: argparse.Namespace) -> list[Case]:
     """Every profile asked for; a profile whose pipeline stops is one failure."""
     cases: list[Case] = []
+    note = series.drift_note(tree.debian_version())
+    if note:
+        stage("drift", note)
     for name in _profiles(args):
         try:
             cases += run_profile(name, args)
@@ -71,6 +74,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _finish(cases: list[Case]) -> int:
+    if any(c.suite != "lab-unit" for c in cases):
+        note = series.drift_note(tree.debian_version())
+        if note:
+            print(note)
     n = report.counts(cases)
     verdict = "PASS" if n["failed"] == 0 and cases else "FAIL"
     print(f"verdict: {verdict} after {elapsed()}; results in {REPO / 'results'}")

@@ -58,6 +58,7 @@ class Plan:
     cover: Path
     commits: tuple[Commit, ...]
     justified: dict[str, str] = field(default_factory=dict)
+    checked_on: str = ""
 
 
 def kconfig_blocks(text: str) -> tuple[str, list[tuple[str, str]]]:
@@ -157,7 +158,20 @@ def load_plan(repo: Path = REPO, path: Path | None = None) -> Plan:
     return Plan(data.get("author", "Migration Lab <migration-lab@example.org>"),
                 data.get("date", "2026-01-01T00:00:00+00:00"),
                 repo / data.get("cover", "patches/cover-letter.txt"),
-                tuple(commits), justified)
+                tuple(commits), justified, str(data.get("checked_on", "")))
+
+
+def drift_note(installed: str, repo: Path = REPO) -> str | None:
+    """Say so when the installed base is not the one the series was last checked on."""
+    try:
+        checked = load_plan(repo).checked_on
+    except LabError as e:
+        return f"the series plan does not load: {str(e).splitlines()[0]}"
+    if checked and checked != installed:
+        return (f"base drift: the series was last checked on {tree.PACKAGE} {checked}, "
+                f"the installed one is {installed}; applying it anyway "
+                "(run make series-check, then update checked_on in patches/plan.toml)")
+    return None
 
 
 def commit_states(plan: Plan, pristine: Path, repo: Path = REPO
@@ -290,6 +304,10 @@ def make_series(results_root: Path, repo_dir: Path = REPO) -> Path:
     stage("series", f"{len(plan.commits)} commits on {base.debian_version} ({git})")
     _git(git, "checkout", "-q", "-f", "-B", "series", "base")
     _git(git, "clean", "-q", "-f", "-d", "-x")
+    for c in plan.commits:
+        left = sorted(set(re.findall(r"@[A-Z_]+@", c.body)))
+        if left:
+            raise LabError(f"commit '{c.subject}': placeholders not filled in: {', '.join(left)}")
     states = commit_states(plan, base.path, repo_dir)
     previous: dict[str, tuple[bytes, int]] = {}
     for c, state in zip(plan.commits, states):

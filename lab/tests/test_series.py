@@ -177,6 +177,14 @@ class SeriesTest(unittest.TestCase):
         with self.assertRaisesRegex(LabError, "@BENCH@"):
             series.cover_letter(p, self.base, "*** SUBJECT HERE ***\n*** BLURB HERE ***\n")
 
+    def test_drift_is_reported(self) -> None:
+        (self.repo / "patches/plan.toml").write_text(
+            'checked_on = "6.12.117-1"\n' + plan_text(GOOD))
+        self.assertIsNone(series.drift_note("6.12.117-1", self.repo))
+        note = series.drift_note("6.12.118-1", self.repo)
+        self.assertIn("last checked on linux-source-6.12 6.12.117-1", note)
+        self.assertIn("installed one is 6.12.118-1", note)
+
     @unittest.skipUnless(shutil.which("git"), "needs git")
     def test_series_made_and_applied_with_git_am(self) -> None:
         self.plan(GOOD)
