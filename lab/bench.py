@@ -22,12 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import guest, initramfs, pipeline
-from .common import LAB, LabError, cache_dir, run_logged, stage
+from .common import LAB, LabError, run_checked, stage
 from .profile import load_profile, with_topology
 
 BENCH_SRC = LAB / "bench" / "move_pages_bench.c"
 LINE = re.compile(r"bench: pattern=(\S+) run=(\d+) pages=(\d+) calls=(\d+) ns=(\d+) "
                   r"ok=([01]) inexact=(\d+)")
+
+EVENTS = re.compile(r"bench: events pattern=(\S+) pages=(\d+) rounds=(-?\d+) "
+                    r"remote_flushes=(-?\d+) ok=([01])")
 
 # The kernels a bench run can compare: tree kind and extra config fragments.
 KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -46,6 +49,48 @@ class Result:
     ns: int
     ok: bool
     inexact: int
+
+
+@dataclass(frozen=True)
+class Events:
+    pattern: str
+    pages: int
+    rounds: int
+    remote_flushes: int
+    ok: bool
+
+
+def parse_events(text: str) -> dict[str, Events]:
+    """The events lines of a guest's output (the 4-vCPU run), by pattern."""
+    return {m[1]: Events(m[1], int(m[2]), int(m[3]), int(m[4]), m[5] == "1")
+            for m in EVENTS.finditer(text)}
+
+
+def events_table(by_kernel: dict[str, dict[str, Events]], reference: str) -> str:
+    """Markdown: migrate_pages() rounds and remote TLB flushes per page, and the ratio."""
+    kernels = list(by_kernel)
+    patterns = list(dict.fromkeys(p for k in kernels for p in by_kernel[k]))
+    head = "| pattern | " + " | ".join(f"{k} rounds | {k} remote flushes/page" for k in kernels)
+    head += " | " + " | ".join(f"flushes {k}/{reference}" for k in kernels if k != reference)
+    rows = [head + " |", "| --- " * (1 + 2 * len(kernels) + len(kernels) - 1) + "|"]
+    for p in patterns:
+        cells, ref = [], by_kernel.get(reference, {}).get(p)
+        for k in kernels:
+            e = by_kernel[k].get(p)
+            if e is None or e.rounds < 0:
+                cells += ["-", "-"]
+                continue
+            cells += [str(e.rounds), f"{e.remote_flushes / e.pages:.4f}"
+                      + ("" if e.ok else " **WRONG**")]
+        for k in kernels:
+            if k == reference:
+                continue
+            e = by_kernel[k].get(p)
+            cells.append(f"{e.remote_flushes / ref.remote_flushes:.4f}"
+                         if e and ref and ref.remote_flushes > 0 and e.remote_flushes >= 0
+                         else "-")
+        rows.append(f"| {p} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
 
 
 def parse(text: str) -> list[Result]:
@@ -88,8 +133,9 @@ def table(by_kernel: dict[str, dict[str, Result]], reference: str) -> str:
 
 def compile_bench(out: Path) -> Path:
     exe = out / "move_pages_bench"
-    run_logged(["gcc", "-O2", "-Wall", "-static", "-o", str(exe), str(BENCH_SRC), "-lnuma"],
-               out / "bench-build.log", "building the benchmark")
+    run_checked(["gcc", "-O2", "-Wall", "-static", "-pthread", "-o", str(exe), str(BENCH_SRC),
+                 "-lnuma"],
+                out / "bench-build.log", "building the benchmark")
     return exe
 
 
@@ -131,6 +177,7 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
     top.mkdir(parents=True)
     exe = compile_bench(top)
     by_kernel: dict[str, dict[str, Result]] = {}
+    by_kernel_events: dict[str, dict[str, Events]] = {}
     failed = 0
     for k in kernels:
         kind, frags = KERNELS[k]
@@ -148,11 +195,24 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
             raise LabError(f"{k}: the benchmark did not complete (see {g.selftest_tap})")
         failed += sum(not r.ok for r in results)
         by_kernel[k] = last_runs(results)
+        # Rounds and remote TLB flushes: 4 vCPUs, a thread on each other CPU.
+        stage("bench", f"{k}: events in the 2node topology (4 vCPUs)")
+        ev_out = out / "events"
+        ev_out.mkdir()
+        ge = guest.boot(built.image, initrd, with_topology(profile, "2node"), ev_out, timeout,
+                        append="lab.bench=events kunit.enable=0")
+        ev_text = ge.selftest_tap.read_text(errors="replace")
+        by_kernel_events[k] = parse_events(ev_text)
+        if ge.timed_out or not by_kernel_events[k] or "bench: done" not in ev_text:
+            raise LabError(f"{k}: the events run did not complete (see {ge.selftest_tap})")
+        failed += sum(not e.ok for e in by_kernel_events[k].values())
     reference = "base" if "base" in by_kernel else kernels[0]
-    text = table(by_kernel, reference)
+    text = table(by_kernel, reference) + "\n\n" + events_table(by_kernel_events, reference)
     (top / "bench.md").write_text(text + "\n")
     (top / "bench.json").write_text(json.dumps(
-        {k: {p: r.__dict__ for p, r in v.items()} for k, v in by_kernel.items()}, indent=2) + "\n")
+        {"instructions": {k: {p: r.__dict__ for p, r in v.items()} for k, v in by_kernel.items()},
+         "events": {k: {p: e.__dict__ for p, e in v.items()}
+                    for k, v in by_kernel_events.items()}}, indent=2) + "\n")
     png = plot(by_kernel, reference, top)
     print(text)
     print(f"bench: {top}" + (f" (plot: {png})" if png else " (no gnuplot: no plot)"))

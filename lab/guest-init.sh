@@ -44,10 +44,17 @@ if [ -b /dev/vdb ]; then
 	fi
 fi
 
-# `make bench` boots with lab.bench=1: the benchmark instead of the tests.
-if grep -q 'lab\.bench=1' /proc/cmdline; then
-	echo "lab: bench start"
-	/bench/move_pages_bench > /dev/ttyS1 2>&1
+# `make bench` boots with lab.bench=1 (timed, -icount) or lab.bench=events
+# (rounds and remote TLB flushes): the benchmark instead of the tests.
+bench=$(sed -n 's/.*lab\.bench=\([a-z0-9]*\).*/\1/p' /proc/cmdline)
+if [ -n "$bench" ]; then
+	mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+	echo "lab: bench start ($bench)"
+	if [ "$bench" = events ]; then
+		/bench/move_pages_bench --events > /dev/ttyS1 2>&1
+	else
+		/bench/move_pages_bench > /dev/ttyS1 2>&1
+	fi
 	echo "lab: bench exit $?"
 	sync
 	echo "lab: done"

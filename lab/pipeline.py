@@ -56,7 +56,8 @@ def build_all(profile: Profile, tree_kind: str, out: Path, extra: tuple[Path, ..
     else:
         src = tree.patched_tree(base, extra=extra)
         fragments = [*profile.fragments, "series", *more_fragments]
-    bdir = cache_dir() / "build" / f"{tree_kind}-{profile.name}"
+    # Its own build directory per config, so that switching stays incremental.
+    bdir = cache_dir() / "build" / "-".join([tree_kind, profile.name, *more_fragments])
     config = kconfig.configure(src, bdir, fragments, build.make_vars(), out / "config.log")
     image = build.build_kernel(src, bdir, out / "build.log")
     shutil.copy2(config, out / "config")

@@ -14,14 +14,25 @@
  * where inexact counts status[] entries that were not the page's final
  * node (THP tail pages reported -EBUSY by 6.12 although they moved).
  *
- * Usage: move_pages_bench [pattern...]   (default: all)
+ * With --events (a guest with several vCPUs, no -icount), each pattern
+ * runs once more, untimed, with a thread of the process spinning on every
+ * other CPU, so that each TLB flush of the process's mm must reach them;
+ * the tracepoints count the migrate_pages() rounds (migrate:mm_migrate_pages)
+ * and the remote TLB flushes sent (tlb:tlb_flush, reason
+ * TLB_REMOTE_SEND_IPI):
+ *   bench: events pattern=<name> pages=<n> rounds=<n> remote_flushes=<n> ok=<0|1>
+ *
+ * Usage: move_pages_bench [--events] [pattern...]   (default: all)
  */
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <numa.h>
 #include <numaif.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +44,9 @@
 #define NR_PAGES	8192
 #define RUNS		2
 #define HUGE_SIZE	(2UL << 20)
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define TRACING		"/sys/kernel/tracing/"
+#define TLB_REMOTE_SEND_IPI	4	/* enum tlb_flush_reason */
 
 static size_t psize;
 static int node_a, node_b;	/* the CPU's node, and the other one */
@@ -138,6 +152,9 @@ static void verify(struct run *r, int query_only)
 	free(where);
 }
 
+static int counting;	/* --events: count the timed calls' events */
+static int trace_events(int on);
+
 static int do_pattern(const char *name, struct run *r)
 {
 	int thp = !strcmp(name, "thp_listed"), query = !strcmp(name, "query");
@@ -162,6 +179,11 @@ static int do_pattern(const char *name, struct run *r)
 		r->nodes[i] = !strcmp(name, "alternating") ? even_b_odd_a(i) :
 			      query ? on_a(i) : on_b(i);
 
+	if (counting && trace_events(1)) {
+		fprintf(stderr, "bench: cannot enable the tracepoints in " TRACING "\n");
+		munmap(r->map, r->map_len);
+		return -1;
+	}
 	t0 = now_ns();
 	if (!strcmp(name, "one_per_call")) {
 		for (i = 0; i < NR_PAGES && rc >= 0; i++, r->calls++)
@@ -173,6 +195,8 @@ static int do_pattern(const char *name, struct run *r)
 		r->calls = 1;
 	}
 	r->ns = now_ns() - t0;
+	if (counting)
+		trace_events(0);
 	if (rc < 0)
 		fprintf(stderr, "bench: %s: move_pages: %s\n", name, strerror(errno));
 	verify(r, query);
@@ -206,17 +230,164 @@ static int do_memcpy(struct run *r)
 	return 0;
 }
 
+/* ---- --events: rounds and remote TLB flushes, counted by tracepoints ---- */
+
+static atomic_int spin_stop;
+
+static int write_str(const char *file, const char *text)
+{
+	int fd = open(file, O_WRONLY | O_TRUNC);
+	ssize_t n = -1;
+
+	if (fd >= 0) {
+		n = write(fd, text, strlen(text));
+		close(fd);
+	}
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* A thread of this process on @cpu, running in user space until told to stop. */
+static void *spinner(void *arg)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET((int)(intptr_t)arg, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	while (!atomic_load(&spin_stop))
+		;
+	return NULL;
+}
+
+static int trace_events(int on)
+{
+	char filter[64];
+
+	if (on) {
+		snprintf(filter, sizeof(filter), "reason == %d", TLB_REMOTE_SEND_IPI);
+		if (write_str(TRACING "buffer_size_kb", "16384") ||
+		    write_str(TRACING "trace", "") ||
+		    write_str(TRACING "events/tlb/tlb_flush/filter", filter) ||
+		    write_str(TRACING "events/tlb/tlb_flush/enable", "1") ||
+		    write_str(TRACING "events/migrate/mm_migrate_pages/enable", "1"))
+			return -1;
+		return write_str(TRACING "tracing_on", "1");
+	}
+	write_str(TRACING "tracing_on", "0");
+	write_str(TRACING "events/tlb/tlb_flush/enable", "0");
+	return write_str(TRACING "events/migrate/mm_migrate_pages/enable", "0");
+}
+
+/* Count the trace lines of each event; -1 when the buffer overflowed. */
+static int count_events(long *rounds, long *flushes)
+{
+	FILE *f = fopen(TRACING "trace", "r");
+	char line[512];
+
+	*rounds = *flushes = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#') {
+			if (strstr(line, "entries-in-buffer") && strstr(line, "/")) {
+				long in = 0, written = 0;
+
+				if (sscanf(strstr(line, ":") + 1, "%ld/%ld", &in, &written) == 2 &&
+				    in != written) {
+					fclose(f);
+					return -1;
+				}
+			}
+			continue;
+		}
+		*rounds += !!strstr(line, "mm_migrate_pages:");
+		*flushes += !!strstr(line, "tlb_flush:");
+	}
+	fclose(f);
+	return 0;
+}
+
 static const char * const patterns[] = {
 	"all_to_one", "alternating", "half_placed", "thp_listed", "one_per_call", "query",
 	"memcpy",
 };
 
+static int selected(int argc, char **argv, const char *name)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return 1;
+	return argc <= 1;
+}
+
+/* --events: each pattern once, untimed, with a spinning thread on every other CPU. */
+static int events_main(int argc, char **argv)
+{
+	long ncpus = sysconf(_SC_NPROCESSORS_ONLN), rounds, flushes;
+	pthread_t threads[64];
+	int n, i, failed = 0;
+	struct run r;
+
+	if (ncpus < 2) {
+		fprintf(stderr, "bench: --events needs more than one CPU\n");
+		return 2;
+	}
+	if (ncpus > 64)
+		ncpus = 64;
+	for (i = 1; i < ncpus; i++)
+		if (pthread_create(&threads[i], NULL, spinner, (void *)(intptr_t)i)) {
+			fprintf(stderr, "bench: pthread_create: %s\n", strerror(errno));
+			return 2;
+		}
+	printf("bench: events start pages=%d node_a=%d node_b=%d cpus=%ld\n", NR_PAGES,
+	       node_a, node_b, ncpus);
+	counting = 1;
+	for (n = 0; n < (int)ARRAY_SIZE(patterns); n++) {
+		if (!strcmp(patterns[n], "memcpy") || !selected(argc, argv, patterns[n]))
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.pages = calloc(NR_PAGES, sizeof(void *));
+		r.nodes = calloc(NR_PAGES, sizeof(int));
+		r.status = calloc(NR_PAGES, sizeof(int));
+		rounds = -1;
+		flushes = -1;
+		if (!r.pages || !r.nodes || !r.status || do_pattern(patterns[n], &r) ||
+		    count_events(&rounds, &flushes))
+			r.ok = 0;
+		printf("bench: events pattern=%s pages=%d rounds=%ld remote_flushes=%ld ok=%d\n",
+		       patterns[n], NR_PAGES, rounds, flushes, r.ok);
+		fflush(stdout);
+		failed += !r.ok;
+		free(r.pages);
+		free(r.nodes);
+		free(r.status);
+	}
+	atomic_store(&spin_stop, 1);
+	for (i = 1; i < ncpus; i++)
+		pthread_join(threads[i], NULL);
+	printf("bench: done failed=%d\n", failed);
+	return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+	int n, run, i, failed = 0, found, with_events = 0;
 	struct run r;
-	int n, run, i, failed = 0, found;
 
 	psize = sysconf(_SC_PAGESIZE);
+	if (argc > 1 && !strcmp(argv[1], "--events")) {
+		cpu_set_t set;
+
+		with_events = 1;
+		argv++;
+		argc--;
+		/* The mover on CPU 0; node_a is its node. */
+		CPU_ZERO(&set);
+		CPU_SET(0, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+	}
 	if (numa_available() < 0) {
 		fprintf(stderr, "bench: NUMA is not available\n");
 		return 2;
@@ -231,23 +402,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: needs a second node with memory\n");
 		return 2;
 	}
+
 	for (i = 1; i < argc; i++) {
-		for (found = 0, n = 0; n < (int)(sizeof(patterns) / sizeof(patterns[0])); n++)
+		for (found = 0, n = 0; n < (int)ARRAY_SIZE(patterns); n++)
 			found |= !strcmp(argv[i], patterns[n]);
 		if (!found) {
 			fprintf(stderr, "bench: unknown pattern %s\n", argv[i]);
 			return 2;
 		}
 	}
+	if (with_events)
+		return events_main(argc, argv);
 	printf("bench: start pages=%d node_a=%d node_b=%d runs=%d\n", NR_PAGES, node_a, node_b,
 	       RUNS);
-	for (n = 0; n < (int)(sizeof(patterns) / sizeof(patterns[0])); n++) {
-		if (argc > 1) {
-			for (found = 0, i = 1; i < argc; i++)
-				found |= !strcmp(argv[i], patterns[n]);
-			if (!found)
-				continue;
-		}
+	for (n = 0; n < (int)ARRAY_SIZE(patterns); n++) {
+		if (!selected(argc, argv, patterns[n]))
+			continue;
 		for (run = 1; run <= RUNS; run++) {
 			memset(&r, 0, sizeof(r));
 			r.pages = calloc(NR_PAGES, sizeof(void *));

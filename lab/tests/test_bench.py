@@ -33,6 +33,19 @@ class BenchTest(unittest.TestCase):
         self.assertIn("**WRONG**", text)
         self.assertIn("(8176 inexact)", text)
 
+    def test_events_table(self) -> None:
+        base = bench.parse_events(
+            "bench: events pattern=alternating pages=8192 rounds=8192 remote_flushes=8192 ok=1\n"
+            "bench: events pattern=query pages=8192 rounds=0 remote_flushes=0 ok=1\n")
+        patched = bench.parse_events(
+            "bench: events pattern=alternating pages=8192 rounds=32 remote_flushes=64 ok=1\n"
+            "bench: events pattern=query pages=8192 rounds=0 remote_flushes=0 ok=0\n")
+        self.assertEqual(patched["alternating"].rounds, 32)
+        text = bench.events_table({"base": base, "patched": patched}, "base")
+        self.assertIn("| alternating | 8192 | 1.0000 | 32 | 0.0078 | 0.0078 |", text)
+        # No flushes on the base: no ratio; a wrong result is marked.
+        self.assertIn("| query | 0 | 0.0000 | 0 | 0.0000 **WRONG** | - |", text)
+
     def test_unknown_kernel(self) -> None:
         with self.assertRaisesRegex(LabError, "unknown bench kernel"):
             bench.run(["nosuch"], "swapless", 10, __import__("pathlib").Path("/nonexistent"))
