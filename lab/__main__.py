@@ -74,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _finish(cases: list[Case]) -> int:
-    if any(c.suite != "lab-unit" for c in cases):
+    if any(c.suite not in ("lab-unit", "series") for c in cases):
         note = series.drift_note(tree.debian_version())
         if note:
             print(note)
@@ -119,6 +119,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     if any(c.status is Status.FAIL for c in cases):
         print("lab: the lab's own tests fail; not booting the guest", file=sys.stderr)
         return _finish(cases)
+    # The series' checks that fit CI's time (each commit's compile does not).
+    cases += series_cases(args, do_build=False)
     return _finish(cases + run_profiles(args))
 
 
@@ -176,9 +178,17 @@ def cmd_series(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_series_check(args: argparse.Namespace) -> int:
-    return series.series_check(Path(args.results), not args.no_build,
+def series_cases(args: argparse.Namespace, do_build: bool) -> list[Case]:
+    stage("series", "make series, git am, checkpatch --strict, kernel-doc"
+          + (", each commit compiled" if do_build else ""))
+    cases = series.check_cases(Path(args.results), do_build,
                                [*load_profile("swapless").fragments, "series"])
+    print(report.table(cases))
+    return cases
+
+
+def cmd_series_check(args: argparse.Namespace) -> int:
+    return _finish(series_cases(args, not args.no_build))
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:

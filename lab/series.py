@@ -30,6 +30,7 @@ from pathlib import Path
 
 from . import build, kconfig, tree
 from .common import REPO, LabError, cache_dir, info, run_checked, run_logged, stage
+from .parse import Case, Status
 
 PLAN = REPO / "patches" / "plan.toml"
 KCONFIG_SRC = "Kconfig.migration"
@@ -453,8 +454,19 @@ def check_builds(git: Path, config_fragments: list[str], log: Path) -> int:
     return len(commits)
 
 
-def series_check(results_root: Path, do_build: bool, fragments: list[str]) -> int:
-    out = make_series(results_root)
+def check_cases(results_root: Path, do_build: bool, fragments: list[str]) -> list[Case]:
+    """Make the series and check it; one case per check (suite "series")."""
+    def case(name: str, problems: list[str]) -> Case:
+        for p in problems:
+            print(f"series-check: {name}: {p}")
+        return Case("series", name, Status.FAIL if problems else Status.PASS,
+                    problems[0] if problems else "")
+
+    try:
+        out = make_series(results_root)
+    except LabError as e:
+        return [case("make_series", [str(e)])]
+    cases = [case("make_series", [])]
     plan = load_plan()
     base = tree.base_tree()
     git = base_repo(base, plan)
@@ -462,25 +474,22 @@ def series_check(results_root: Path, do_build: bool, fragments: list[str]) -> in
     log.unlink(missing_ok=True)
     patches = sorted(p for p in out.glob("*.patch") if not p.name.startswith("0000-"))
     stage("check", f"git am, checkpatch --strict, kernel-doc (log: {log})")
-    failures = 0
     try:
         check_am(git, patches, log, _git_env(plan))
+        cases.append(case("git_am", []))
     except LabError as e:
-        print(f"series-check: {e}")
-        failures += 1
-    for f in check_patches(git, patches, plan, log):
-        print(f"series-check: {f.patch}: {f.level}:{f.kind}: {f.text} (not justified in the plan)")
-        failures += 1
-    for w in check_kernel_doc(git, log):
-        print(f"series-check: kernel-doc: {w}")
-        failures += 1
+        cases.append(case("git_am", [str(e)]))
+    bad = check_patches(git, patches, plan, log)
+    for p in patches:
+        cases.append(case(f"checkpatch.{p.stem}", [
+            f"{f.level}:{f.kind}: {f.text} (not justified in the plan)"
+            for f in bad if f.patch == p.name]))
+    cases.append(case("kernel_doc", check_kernel_doc(git, log)))
     if do_build:
         stage("check", "each commit compiles the objects it touches")
         try:
             check_builds(git, fragments, log)
+            cases.append(case("each_commit_builds", []))
         except LabError as e:
-            print(f"series-check: {e}")
-            failures += 1
-    verdict = "PASS" if not failures else "FAIL"
-    print(f"series-check: {verdict}: {len(patches)} patches in {out}, {failures} problems")
-    return 0 if not failures else 1
+            cases.append(case("each_commit_builds", [str(e)]))
+    return cases
