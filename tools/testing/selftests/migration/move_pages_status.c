@@ -225,53 +225,72 @@ TEST_F(status, shared_page_needs_move_all)
 }
 
 /*
- * Without privilege: MPOL_MF_MOVE_ALL is -EPERM, and so is moving the
- * pages of another user's process; nothing moves.
+ * As an unprivileged user (uid 65534): MOVE_ALL on its own pages needs
+ * CAP_SYS_NICE, and move_pages() and migrate_pages() on a root process
+ * need ptrace access: each is refused with EPERM, and no page moves - the
+ * mover's page and the root process's own page stay on their nodes.
  */
 TEST_F(status, unprivileged)
 {
-	int pipefd[2], wstatus;
+	int pipefd[2], ready[2], wstatus, status = -1000, before, after;
+	void *page = self->mem;
 	pid_t victim, mover;
+	char c;
 
 	if (geteuid() != 0)
 		SKIP(return, "needs root to create the other user and drop to it");
 	ASSERT_EQ(pipe(pipefd), 0);
+	ASSERT_EQ(pipe(ready), 0);
 	victim = fork();
 	ASSERT_GE(victim, 0);
 	if (victim == 0) {
-		char c;
-
 		close(pipefd[1]);
-		_exit(read(pipefd[0], &c, 1) < 0);
+		close(ready[0]);
+		/* A page of its own, not shared with the test process. */
+		fill(self->mem, 1, self->psize, 77);
+		_exit(write(ready[1], "r", 1) != 1 || read(pipefd[0], &c, 1) < 0);
 	}
 	close(pipefd[0]);
+	close(ready[1]);
+	ASSERT_EQ(read(ready[0], &c, 1), 1);
+	ASSERT_EQ(move_pages(victim, 1, &page, NULL, &status, 0), 0);
+	before = status;
+	ASSERT_GE(before, 0) TH_LOG("the root process's page: status %d", before);
 
 	mover = fork();
 	ASSERT_GE(mover, 0);
 	if (mover == 0) {
-		void *page = self->mem;
-		int before = node_of(page);
-		int target = before == self->node[0] ? self->node[1] : self->node[0];
-		int status = -1000, ok = 1;
+		int mine = node_of(page);
+		int target = mine == self->node[0] ? self->node[1] : self->node[0];
+		int theirs = before == self->node[0] ? self->node[1] : self->node[0];
+		struct bitmask *from = numa_allocate_nodemask(), *to = numa_allocate_nodemask();
+		int ok = 1;
 
+		numa_bitmask_setbit(from, before);
+		numa_bitmask_setbit(to, theirs);
 		if (setresgid(NOBODY, NOBODY, NOBODY) || setresuid(NOBODY, NOBODY, NOBODY))
 			_exit(3);
 		/* Our own (now unprivileged) pages: MOVE_ALL needs CAP_SYS_NICE. */
 		ok &= move_pages(0, 1, &page, &target, &status, MPOL_MF_MOVE_ALL) == -1 &&
 		      errno == EPERM;
-		ok &= node_of(page) == before;
+		ok &= node_of(page) == mine;
 		/* Root's pages (same address layout: forked from us). */
-		ok &= move_pages(victim, 1, &page, &target, &status, MPOL_MF_MOVE) == -1 &&
+		ok &= move_pages(victim, 1, &page, &theirs, &status, MPOL_MF_MOVE) == -1 &&
 		      errno == EPERM;
+		ok &= numa_migrate_pages(victim, from, to) == -1 && errno == EPERM;
 		_exit(ok ? 0 : 2);
 	}
 	ASSERT_EQ(waitpid(mover, &wstatus, 0), mover);
+	ASSERT_EQ(move_pages(victim, 1, &page, NULL, &status, 0), 0);
+	after = status;
 	close(pipefd[1]);
 	waitpid(victim, NULL, 0);
 	ASSERT_TRUE(WIFEXITED(wstatus));
 	ASSERT_NE(WEXITSTATUS(wstatus), 3) TH_LOG("cannot drop to uid %d", NOBODY);
 	EXPECT_EQ(WEXITSTATUS(wstatus), 0)
-		TH_LOG("MOVE_ALL or another user's pages were not refused with EPERM");
+		TH_LOG("MOVE_ALL, or moving a root process's pages, not refused with EPERM");
+	EXPECT_EQ(after, before) TH_LOG("the root process's page moved from node %d to %d",
+					before, after);
 }
 
 #define CGROUP_ROOT	"/sys/fs/cgroup"
