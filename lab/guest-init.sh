@@ -62,6 +62,9 @@ if [ -n "$bench" ]; then
 fi
 
 export MIGRATION_FILE_DIR=/mnt/ext4
+# The fuzzer's calls: a few thousand in make test, lab.fuzz_calls=N for more.
+fuzz=$(sed -n 's/.*lab\.fuzz_calls=\([0-9]*\).*/\1/p' /proc/cmdline)
+export MIGRATION_FUZZ_CALLS=${fuzz:-3000}
 cd /kselftest || echo "lab: error: no /kselftest"
 echo "lab: selftests start"
 ./run_kselftest.sh > /dev/ttyS1 2>&1

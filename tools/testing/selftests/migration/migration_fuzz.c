@@ -15,7 +15,8 @@
  * separately fails the run on any kernel splat.)
  *
  * Usage: migration_fuzz [-s seed] [-n calls]
- * The seed is printed first; a failure prints the call number and its
+ * The number of calls is 100000 unless -n or $MIGRATION_FUZZ_CALLS says
+ * otherwise (the lab's make test runs a few thousand).  The seed is printed first; a failure prints the call number and its
  * arguments, so that "-s <seed> -n <call>" replays it.
  */
 
@@ -39,7 +40,7 @@
 
 #define NR_PAGES	64	/* the pages under test */
 #define ARRAY_PAGES	16	/* room for the pages/nodes/status arrays */
-#define DEFAULT_CALLS	3000
+#define DEFAULT_CALLS	100000	/* MIGRATION_FUZZ_CALLS or -n: fewer */
 #define CANARY		0x63616e617279ULL
 
 static size_t psize;
@@ -394,6 +395,8 @@ int main(int argc, char **argv)
 	size_t word = 0;
 	long bad;
 
+	if (getenv("MIGRATION_FUZZ_CALLS"))
+		calls = strtoul(getenv("MIGRATION_FUZZ_CALLS"), NULL, 0);
 	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
 		if (opt == 's')
 			seed = strtoul(optarg, NULL, 0);
