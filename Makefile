@@ -11,7 +11,7 @@ LAB_ARGS := --profiles $(PROFILES) --timeout $(TIMEOUT) \
 	$(if $(BASE),--base) $(if $(TOPOLOGY),--topology $(TOPOLOGY)) \
 	$(if $(ICOUNT),--icount) $(if $(RESULTS),--results $(RESULTS))
 
-.PHONY: run test unit build kunit mutants bench series series-check deps profiles clean-cache
+.PHONY: run test unit build kunit mutants bench soak series series-check deps profiles clean-cache
 
 run: deps
 	$(PYTHON) -m lab run $(LAB_ARGS)
@@ -38,6 +38,12 @@ bench:
 	@bash lab/deps.sh bench
 	$(PYTHON) -m lab bench --profiles swapless \
 		--kernels $(or $(BENCH),base$(comma)patched) --timeout $(TIMEOUT) \
+		$(if $(RESULTS),--results $(RESULTS))
+
+# Long races: MINUTES per profile (default 10) of the soak workload and the
+# race selftests over and over; zero mismatches and splats or it fails.
+soak: deps
+	$(PYTHON) -m lab soak --profiles $(PROFILES) --minutes $(or $(MINUTES),10) \
 		$(if $(RESULTS),--results $(RESULTS))
 
 # The mail-ready series: git format-patch output in results/series-<version>/.

@@ -25,7 +25,7 @@ import unittest
 from pathlib import Path
 from typing import Callable
 
-from . import bench, build, mutants, pipeline, report, series, tree
+from . import bench, build, mutants, pipeline, report, series, soak, tree
 from .common import LAB, REPO, LabError, cache_dir, clean_env, elapsed, quote, stage
 from .parse import Case, Status
 from .profile import PROFILE_DIR, TOPOLOGIES, load_profile, with_topology
@@ -191,6 +191,10 @@ def cmd_series_check(args: argparse.Namespace) -> int:
     return _finish(series_cases(args, not args.no_build))
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    return soak.run(_profiles(args), args.minutes, Path(args.results))
+
+
 def cmd_profiles(args: argparse.Namespace) -> int:
     for p in sorted(PROFILE_DIR.glob("*.toml")):
         prof = load_profile(p.stem)
@@ -204,7 +208,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run, "test": cmd_test, "unit": cmd_unit, "build": cmd_build,
     "parse": cmd_parse, "profiles": cmd_profiles, "kunit": cmd_kunit,
     "mutants": cmd_mutants, "bench": cmd_bench,
-    "series": cmd_series, "series-check": cmd_series_check,
+    "series": cmd_series, "series-check": cmd_series_check, "soak": cmd_soak,
 }
 
 
@@ -225,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default=None, help="mutants: only these (comma-separated)")
     ap.add_argument("--kernels", default="base,patched",
                     help=f"bench: kernels to compare ({', '.join(bench.KERNELS)})")
+    ap.add_argument("--minutes", type=int, default=10, help="soak: minutes per profile")
     ap.add_argument("--no-build", action="store_true",
                     help="series-check: skip compiling each commit")
     args = ap.parse_args(argv)

@@ -61,6 +61,34 @@ if [ -n "$bench" ]; then
 	poweroff -f
 fi
 
+# `make soak` boots with lab.soak=<minutes>: the soak workload, with the
+# race selftests run over and over beside it, until the minutes are up.
+soak=$(sed -n 's/.*lab\.soak=\([0-9]*\).*/\1/p' /proc/cmdline)
+if [ -n "$soak" ]; then
+	export MIGRATION_FILE_DIR=/mnt/ext4
+	echo "lab: soak start ($soak minutes)"
+	/soak/migration_soak -m "$soak" > /dev/ttyS1 2>&1 &
+	workload=$!
+	end=$(( $(cut -d. -f1 /proc/uptime) + soak * 60 ))
+	run=0
+	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
+		run=$((run + 1))
+		for t in migration_race migrate_process; do
+			if /kselftest/migration/$t > /tmp/soak-$t.log 2>&1; then
+				echo "soak: selftest $t run=$run ok" > /dev/ttyS1
+			else
+				echo "soak: selftest $t run=$run FAIL" > /dev/ttyS1
+				sed 's/^/# /' /tmp/soak-$t.log > /dev/ttyS1
+			fi
+		done
+	done
+	wait $workload
+	echo "lab: soak exit $?"
+	sync
+	echo "lab: done"
+	poweroff -f
+fi
+
 export MIGRATION_FILE_DIR=/mnt/ext4
 # The fuzzer's calls: a few thousand in make test, lab.fuzz_calls=N for more.
 fuzz=$(sed -n 's/.*lab\.fuzz_calls=\([0-9]*\).*/\1/p' /proc/cmdline)

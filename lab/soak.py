@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: GPL-2.0
+"""`make soak MINUTES=n`: long races, in every profile asked for.
+
+Each profile's kernel boots with lab.soak=<minutes>: the guest runs
+lab/soak/migration_soak (workers writing and checking their pages while a
+migratepages-style driver moves them back and forth and a thread forks)
+and, beside it, the race selftests over and over until the time is up.
+The result per profile: workload rounds, rounds that overlapped a
+migration, data mismatches, fork leaks, selftest runs passed and failed,
+and kernel splats - all but rounds and overlaps must be 0.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import guest, initramfs, pipeline
+from .common import LAB, LabError, run_checked, stage
+from .parse import find_splats
+from .profile import load_profile
+
+SOAK_SRC = LAB / "soak" / "migration_soak.c"
+LINE = re.compile(r"soak: (progress|done) minute=(\d+) rounds=(\d+) overlaps=(\d+) "
+                  r"mismatches=(\d+) migrate_calls=(\d+) migrate_errors=(\d+) forks=(\d+) "
+                  r"fork_leaks=(\d+)")
+SELFTEST = re.compile(r"soak: selftest (\S+) run=(\d+) (ok|FAIL)")
+
+
+@dataclass
+class SoakResult:
+    profile: str
+    minutes: int = 0
+    done: bool = False
+    rounds: int = 0
+    overlaps: int = 0
+    mismatches: int = 0
+    migrate_calls: int = 0
+    migrate_errors: int = 0
+    forks: int = 0
+    fork_leaks: int = 0
+    selftest_runs: int = 0
+    selftest_failures: int = 0
+    splats: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return (self.done and not self.mismatches and not self.fork_leaks and
+                not self.selftest_failures and not self.splats and self.overlaps > 0)
+
+
+def parse(profile: str, tap: str, console: str) -> SoakResult:
+    r = SoakResult(profile)
+    for m in LINE.finditer(tap):
+        r.done = r.done or m[1] == "done"
+        (r.minutes, r.rounds, r.overlaps, r.mismatches, r.migrate_calls, r.migrate_errors,
+         r.forks, r.fork_leaks) = (int(x) for x in m.groups()[1:])
+    for m in SELFTEST.finditer(tap):
+        r.selftest_runs += 1
+        r.selftest_failures += m[3] == "FAIL"
+    r.splats = len(find_splats(console))
+    return r
+
+
+def table(results: list[SoakResult]) -> str:
+    rows = ["| profile | minutes | rounds | overlapped | mismatches | migrate_pages calls "
+            "(errors) | forks (leaks) | selftest runs (failed) | splats | verdict |",
+            "| --- " * 10 + "|"]
+    for r in results:
+        rows.append(f"| {r.profile} | {r.minutes} | {r.rounds} | {r.overlaps} | {r.mismatches} "
+                    f"| {r.migrate_calls} ({r.migrate_errors}) | {r.forks} ({r.fork_leaks}) "
+                    f"| {r.selftest_runs} ({r.selftest_failures}) | {r.splats} "
+                    f"| {'PASS' if r.ok else 'FAIL'} |")
+    return "\n".join(rows)
+
+
+def run(profiles: list[str], minutes: int, results_root: Path) -> int:
+    if minutes < 1:
+        raise LabError(f"MINUTES must be a whole number of minutes, at least 1 (got {minutes})")
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    top = results_root / f"soak-{stamp}"
+    top.mkdir(parents=True)
+    exe = top / "migration_soak"
+    run_checked(["gcc", "-O2", "-Wall", "-static", "-pthread", "-o", str(exe), str(SOAK_SRC),
+                 "-lnuma"], top / "soak-build.log", "building the soak workload")
+    results = []
+    for name in profiles:
+        profile = load_profile(name)
+        out = top / name
+        out.mkdir()
+        stage("soak", f"{name}: {minutes} minutes")
+        built = pipeline.build_all(profile, "patched", out)
+        initrd = initramfs.build_initramfs(built.selftests, profile, out / "initramfs.cpio.gz",
+                                           {"soak/migration_soak": exe.read_bytes()})
+        g = guest.boot(built.image, initrd, profile, out, minutes * 60 + 900,
+                       append=f"lab.soak={minutes} kunit.enable=0")
+        r = parse(name, g.selftest_tap.read_text(errors="replace"),
+                  g.console.read_text(errors="replace"))
+        results.append(r)
+        print(f"soak {name}: {'PASS' if r.ok else 'FAIL'}", flush=True)
+    text = table(results)
+    (top / "soak.md").write_text(text + "\n")
+    (top / "soak.json").write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+    print(text)
+    print(f"soak: {top}")
+    return 0 if all(r.ok for r in results) else 1
