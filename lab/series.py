@@ -411,6 +411,30 @@ def check_kernel_doc(git: Path, log: Path, repo_dir: Path = REPO) -> list[str]:
     return warnings
 
 
+def check_mutants_apply(pristine: Path, repo_dir: Path = REPO) -> list[str]:
+    """Every mutant still applies on top of the series (else make mutants would stop)."""
+    final = tree.staged_contents(pristine, repo_dir)
+    problems = []
+    for m in sorted((repo_dir / "mutants").glob("*.patch")):
+        with tempfile.TemporaryDirectory(prefix="lab-mutant-") as tmp:
+            scratch = Path(tmp) / "t"
+            for rel in tree.patch_targets(m):
+                src = final.get(rel)
+                dst = scratch / rel
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                if src:
+                    dst.write_bytes(src[0])
+                elif (pristine / rel).is_file():
+                    shutil.copy2(pristine / rel, dst)
+            try:
+                tree.apply_patches(scratch, pristine, [m.resolve()], Path(tmp))
+            except LabError as e:
+                problems.append(f"{m.name}: " + " ".join(str(e).split())[:200])
+    info(f"mutants: {len(list((repo_dir / 'mutants').glob('*.patch')))} checked, "
+         f"{len(problems)} do not apply")
+    return problems
+
+
 def _objects(paths: list[str]) -> list[str]:
     """Kernel objects that compile the C files among @paths."""
     return [p[:-2] + ".o" for p in paths
@@ -485,6 +509,7 @@ def check_cases(results_root: Path, do_build: bool, fragments: list[str]) -> lis
             f"{f.level}:{f.kind}: {f.text} (not justified in the plan)"
             for f in bad if f.patch == p.name]))
     cases.append(case("kernel_doc", check_kernel_doc(git, log)))
+    cases.append(case("mutants_apply", check_mutants_apply(base.path)))
     if do_build:
         stage("check", "each commit compiles the objects it touches")
         try:
