@@ -352,16 +352,30 @@ class Finding:
     level: str
     kind: str
     text: str
+    file: str = ""
+
+
+FILE_LINE = re.compile(r"^#\d+: FILE: ([^:]+):")
 
 
 def parse_checkpatch(patch: str, output: str) -> list[Finding]:
-    return [Finding(patch, m[1], m[2], m[3]) for m in
-            (CHECKPATCH_LINE.match(ln) for ln in output.splitlines()) if m]
+    """checkpatch --show-types findings, each with the file it names on its next line."""
+    lines = output.splitlines()
+    out = []
+    for i, ln in enumerate(lines):
+        m = CHECKPATCH_LINE.match(ln)
+        if not m:
+            continue
+        f = FILE_LINE.match(lines[i + 1]) if i + 1 < len(lines) else None
+        out.append(Finding(patch, m[1], m[2], m[3], f[1] if f else ""))
+    return out
 
 
 def unjustified(findings: list[Finding], justified: dict[str, str]) -> list[Finding]:
-    """Errors always count; warnings and checks unless the plan justifies their type."""
-    return [f for f in findings if f.level == "ERROR" or f.kind not in justified]
+    """Errors always count; warnings and checks unless the plan justifies their
+    type ("TYPE") or their type in that file ("TYPE@path")."""
+    return [f for f in findings if f.level == "ERROR" or
+            (f.kind not in justified and f"{f.kind}@{f.file}" not in justified)]
 
 
 def check_am(git: Path, patches: list[Path], log: Path, env: dict[str, str]) -> None:
@@ -506,7 +520,8 @@ def check_cases(results_root: Path, do_build: bool, fragments: list[str]) -> lis
     bad = check_patches(git, patches, plan, log)
     for p in patches:
         cases.append(case(f"checkpatch.{p.stem}", [
-            f"{f.level}:{f.kind}: {f.text} (not justified in the plan)"
+            f"{f.level}:{f.kind}: {f.text}" + (f" ({f.file})" if f.file else "")
+            + " (not justified in the plan)"
             for f in bad if f.patch == p.name]))
     cases.append(case("kernel_doc", check_kernel_doc(git, log)))
     cases.append(case("mutants_apply", check_mutants_apply(base.path)))

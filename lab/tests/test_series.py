@@ -156,15 +156,25 @@ class SeriesTest(unittest.TestCase):
     def test_checkpatch_triage(self) -> None:
         out = ("WARNING:FILE_PATH_CHANGES: added, moved or deleted file(s)\n"
                "CHECK:LONG_LINE: line length of 101 exceeds 100 columns\n"
+               "#12: FILE: mm/migrate.c:40:\n"
+               "CHECK:OPEN_ENDED_LINE: Lines should not end with a '('\n"
+               "#148: FILE: include/trace/events/migrate.h:159:\n"
+               "CHECK:OPEN_ENDED_LINE: Lines should not end with a '('\n"
+               "#150: FILE: mm/migrate.c:159:\n"
                "ERROR:FILE_PATH_CHANGES: not really\n"
                "total: 1 errors, 1 warnings, 1 checks, 10 lines checked\n")
         found = series.parse_checkpatch("0001.patch", out)
-        self.assertEqual([(f.level, f.kind) for f in found],
-                         [("WARNING", "FILE_PATH_CHANGES"), ("CHECK", "LONG_LINE"),
-                          ("ERROR", "FILE_PATH_CHANGES")])
-        bad = series.unjustified(found, {"FILE_PATH_CHANGES": "why"})
-        self.assertEqual([(f.level, f.kind) for f in bad],
-                         [("CHECK", "LONG_LINE"), ("ERROR", "FILE_PATH_CHANGES")])
+        self.assertEqual([(f.level, f.kind, f.file) for f in found],
+                         [("WARNING", "FILE_PATH_CHANGES", ""), ("CHECK", "LONG_LINE", "mm/migrate.c"),
+                          ("CHECK", "OPEN_ENDED_LINE", "include/trace/events/migrate.h"),
+                          ("CHECK", "OPEN_ENDED_LINE", "mm/migrate.c"),
+                          ("ERROR", "FILE_PATH_CHANGES", "")])
+        bad = series.unjustified(found, {"FILE_PATH_CHANGES": "why",
+                                         "OPEN_ENDED_LINE@include/trace/events/migrate.h": "why"})
+        self.assertEqual([(f.level, f.kind, f.file) for f in bad],
+                         [("CHECK", "LONG_LINE", "mm/migrate.c"),
+                          ("CHECK", "OPEN_ENDED_LINE", "mm/migrate.c"),
+                          ("ERROR", "FILE_PATH_CHANGES", "")])
 
     def test_cover_letter(self) -> None:
         p = self.plan(GOOD)

@@ -16,8 +16,9 @@
  *
  * Usage: migration_fuzz [-s seed] [-n calls]
  * The number of calls is 100000 unless -n or $MIGRATION_FUZZ_CALLS says
- * otherwise (the lab's make test runs a few thousand).  The seed is printed first; a failure prints the call number and its
- * arguments, so that "-s <seed> -n <call>" replays it.
+ * otherwise (the lab's make test runs a few thousand).  The seed is
+ * printed first; a failure prints the call number and its arguments, so
+ * that "-s <seed> -n <call>" replays it.
  */
 
 #define _GNU_SOURCE
