@@ -413,7 +413,28 @@ def check_patches(git: Path, patches: list[Path], plan: Plan, log: Path) -> list
     return bad
 
 
+NEW_FUNCTION = re.compile(r"^\+(?!\s)(?:static\s+)?(?:inline\s+)?[A-Za-z_][\w\s*]*?\b(\w+)\(")
+
+
+def new_functions(patches: list[Path]) -> list[tuple[str, str]]:
+    """(file, function) for each function a patch defines in a kernel C file."""
+    out = []
+    for p in patches:
+        current = ""
+        for line in p.read_text(errors="replace").splitlines():
+            if line.startswith("+++ "):
+                current = line[4:].split("\t")[0].removeprefix("b/")
+                continue
+            m = NEW_FUNCTION.match(line)
+            if (m and current.endswith(".c") and not current.startswith("tools/")
+                    and not line.rstrip().endswith(";") and "=" not in line.split("(")[0]):
+                out.append((current, m[1]))
+    return out
+
+
 def check_kernel_doc(git: Path, log: Path, repo_dir: Path = REPO) -> list[str]:
+    """kernel-doc -none -Wall on our new C files and headers, and a kernel-doc
+    comment, clean, for each function the patches add to existing files."""
     files = [rel for rel in tree.overlay_files(repo_dir) if rel.endswith((".c", ".h"))
              and not rel.startswith("tools/")]
     r = subprocess.run(["perl", "scripts/kernel-doc", "-none", "-Wall", *files], cwd=git,
@@ -421,7 +442,23 @@ def check_kernel_doc(git: Path, log: Path, repo_dir: Path = REPO) -> list[str]:
     with open(log, "a") as f:
         f.write(f"$ kernel-doc -none -Wall {' '.join(files)}\n{r.stdout}{r.stderr}")
     warnings = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.strip()]
-    info(f"kernel-doc -none -Wall on {len(files)} files: {len(warnings)} warnings")
+    funcs = []
+    for f, fn in dict.fromkeys(new_functions(tree.read_series(repo_dir))):
+        base_text = _git(git, "show", f"base:{f}", check=False).stdout
+        if f not in files and not re.search(r"\b" + re.escape(fn) + r"\(", base_text):
+            funcs.append((f, fn))
+    for f, fn in funcs:
+        text = (git / f).read_text(errors="replace") if (git / f).is_file() else ""
+        if not re.search(r"/\*\*\n \* " + re.escape(fn) + r"\b", text):
+            warnings.append(f"{f}: {fn}() has no kernel-doc comment")
+            continue
+        r = subprocess.run(["perl", "scripts/kernel-doc", "-none", "-Wall", "-function", fn, f],
+                           cwd=git, env=build.build_env(), capture_output=True, text=True,
+                           check=False)
+        warnings += [ln for ln in (r.stdout + r.stderr).splitlines()
+                     if f"'{fn}'" in ln or f" {fn}(" in ln or f" {fn} " in ln]
+    info(f"kernel-doc -none -Wall on {len(files)} files and {len(funcs)} new functions: "
+         f"{len(warnings)} warnings")
     return warnings
 
 

@@ -187,6 +187,17 @@ class SeriesTest(unittest.TestCase):
         with self.assertRaisesRegex(LabError, "@BENCH@"):
             series.cover_letter(p, self.base, "*** SUBJECT HERE ***\n*** BLURB HERE ***\n")
 
+    def test_new_functions_found_in_patches(self) -> None:
+        p = self.repo / "patches/0009-f.patch"
+        p.write_text("--- a/mm/migrate.c\n+++ b/mm/migrate.c\n@@ -1,1 +1,9 @@\n"
+                     "+static int move_pages_fetch(struct w *w,\n"
+                     "+void pmd_migration_entry_wait(struct mm_struct *mm, pmd_t *pmd);\n"
+                     "+static const int table[] = { 1 };\n"
+                     "+\tint inside(void) {\n"
+                     "--- a/tools/testing/x.c\n+++ b/tools/testing/x.c\n@@ -1,1 +1,2 @@\n"
+                     "+static int helper(void)\n")
+        self.assertEqual(series.new_functions([p]), [("mm/migrate.c", "move_pages_fetch")])
+
     def test_drift_is_reported(self) -> None:
         (self.repo / "patches/plan.toml").write_text(
             'checked_on = "6.12.117-1"\n' + plan_text(GOOD))
