@@ -2,6 +2,7 @@
 # The migration lab.  `make run` builds, boots and tests; `make test` is
 # what CI runs.  Options: PROFILES=swapless,swap  BASE=1  TOPOLOGY=4node
 # TIMEOUT=900 (guest seconds)  ICOUNT=1  RESULTS=dir  LAB_CACHE=dir
+# APPEND="..." (guest command line, e.g. lab.fuzz_calls=100000 lab.fuzz_seed=7)
 
 PYTHON := /usr/bin/python3 -B
 comma := ,
@@ -9,7 +10,8 @@ PROFILES ?= swapless,swap,debug
 TIMEOUT ?= 900
 LAB_ARGS := --profiles $(PROFILES) --timeout $(TIMEOUT) \
 	$(if $(BASE),--base) $(if $(TOPOLOGY),--topology $(TOPOLOGY)) \
-	$(if $(ICOUNT),--icount) $(if $(RESULTS),--results $(RESULTS))
+	$(if $(ICOUNT),--icount) $(if $(RESULTS),--results $(RESULTS)) \
+	$(if $(APPEND),--append "$(APPEND)")
 
 .PHONY: run test unit build kunit mutants bench soak series series-check deps profiles clean-cache
 

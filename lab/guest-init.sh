@@ -90,9 +90,12 @@ if [ -n "$soak" ]; then
 fi
 
 export MIGRATION_FILE_DIR=/mnt/ext4
-# The fuzzer's calls: a few thousand in make test, lab.fuzz_calls=N for more.
+# The fuzzer: a few thousand calls from a fixed seed in make test (the same
+# calls every run); lab.fuzz_calls=N and lab.fuzz_seed=S for other runs.
 fuzz=$(sed -n 's/.*lab\.fuzz_calls=\([0-9]*\).*/\1/p' /proc/cmdline)
 export MIGRATION_FUZZ_CALLS=${fuzz:-3000}
+seed=$(sed -n 's/.*lab\.fuzz_seed=\([0-9]*\).*/\1/p' /proc/cmdline)
+export MIGRATION_FUZZ_SEED=${seed:-20261130}
 cd /kselftest || echo "lab: error: no /kselftest"
 echo "lab: selftests start"
 ./run_kselftest.sh > /dev/ttyS1 2>&1

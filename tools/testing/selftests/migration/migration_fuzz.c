@@ -16,7 +16,8 @@
  *
  * Usage: migration_fuzz [-s seed] [-n calls]
  * The number of calls is 100000 unless -n or $MIGRATION_FUZZ_CALLS says
- * otherwise (the lab's make test runs a few thousand).  The seed is
+ * otherwise (the lab's make test runs a few thousand), and the seed is
+ * random unless -s or $MIGRATION_FUZZ_SEED gives it.  The seed is
  * printed first; a failure prints the call number and its arguments, so
  * that "-s <seed> -n <call>" replays it.
  */
@@ -398,6 +399,8 @@ int main(int argc, char **argv)
 
 	if (getenv("MIGRATION_FUZZ_CALLS"))
 		calls = strtoul(getenv("MIGRATION_FUZZ_CALLS"), NULL, 0);
+	if (getenv("MIGRATION_FUZZ_SEED"))
+		seed = strtoul(getenv("MIGRATION_FUZZ_SEED"), NULL, 0);
 	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
 		if (opt == 's')
 			seed = strtoul(optarg, NULL, 0);
