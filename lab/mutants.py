@@ -106,12 +106,23 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join(rows)
 
 
+def tests_table(outcomes: list[Outcome], seen: set[str]) -> str:
+    """Each test case against the mutants that made it fail ("-": none did)."""
+    rows = ["| test | mutants it kills |", "| --- | --- |"]
+    for t in sorted(seen | {k for o in outcomes for k in o.killed_by
+                            if k.startswith(("kunit:", "selftests:"))}):
+        names = [o.mutant.name for o in outcomes if t in o.killed_by]
+        rows.append(f"| {t} | {', '.join(names) if names else '-'} |")
+    return "\n".join(rows)
+
+
 def run(only: str | None, timeout: float, results_root: Path) -> int:
     mutants = catalogue(only)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     top = results_root / f"mutants-{stamp}"
     top.mkdir(parents=True)
     outcomes: list[Outcome] = []
+    seen: set[str] = set()     # every KUnit and selftest case the runs reported
     try:
         for m in mutants:
             stage("mutant", f"{m.name} ({m.profile}): {m.breaks}")
@@ -125,6 +136,7 @@ def run(only: str | None, timeout: float, results_root: Path) -> int:
                 outcomes.append(Outcome(m, False, error=str(e).splitlines()[0],
                                         seconds=time.monotonic() - t0, results=str(out)))
                 continue
+            seen.update(f"{c.suite}:{c.name}" for c in cases if c.suite in ("kunit", "selftests"))
             failed = [f"{c.suite}:{c.name}" for c in cases if c.status is Status.FAIL]
             outcomes.append(Outcome(m, bool(failed), failed, time.monotonic() - t0, results=str(out)))
     finally:
@@ -132,6 +144,8 @@ def run(only: str | None, timeout: float, results_root: Path) -> int:
         tree.patched_tree(tree.base_tree())
     text = table(outcomes)
     (top / "mutants.md").write_text(text + "\n")
+    per_test = tests_table(outcomes, seen)
+    (top / "tests.md").write_text(per_test + "\n")
     (top / "mutants.json").write_text(json.dumps([{
         "mutant": o.mutant.name, "breaks": o.mutant.breaks, "origin": o.mutant.origin,
         "expect": list(o.mutant.expect), "killed": o.killed, "killed_by": o.killed_by,

@@ -59,6 +59,17 @@ class CatalogueTest(unittest.TestCase):
         self.assertIn("killed (not by the expected case)", text)
         self.assertIn("**SURVIVED**", text)
 
+    def test_tests_table_lists_each_case(self) -> None:
+        a = mutants.Mutant("a", Path("a.patch"), "x", "o", ("kunit:s.t",))
+        b = mutants.Mutant("b", Path("b.patch"), "y", "o", ("selftests:m/u.v",))
+        outcomes = [mutants.Outcome(a, True, ["kunit:s.t", "lab:no_splats"]),
+                    mutants.Outcome(b, True, ["kunit:s.t", "selftests:m/u.v"])]
+        text = mutants.tests_table(outcomes, {"kunit:s.t", "selftests:m/u.v", "kunit:s.idle"})
+        self.assertIn("| kunit:s.t | a, b |", text)
+        self.assertIn("| selftests:m/u.v | b |", text)
+        self.assertIn("| kunit:s.idle | - |", text)
+        self.assertNotIn("lab:no_splats", text)
+
 
 if __name__ == "__main__":
     unittest.main()
