@@ -872,9 +872,9 @@ static void migrate_folio_young_dirty(struct kunit *test)
 	}
 	kunit_info(test, "migration entries %s the young and dirty bits\n",
 		   ad ? "carry" : "have no room for");
-	KUNIT_EXPECT_EQ_MSG(test, pte_young(m[0].pte), ad,
+	KUNIT_EXPECT_EQ_MSG(test, !!pte_young(m[0].pte), ad,
 			    "a page just written came back %s", ad ? "old" : "young");
-	KUNIT_EXPECT_EQ_MSG(test, pte_dirty(m[0].pte), ad,
+	KUNIT_EXPECT_EQ_MSG(test, !!pte_dirty(m[0].pte), ad,
 			    "a page just written came back %s", ad ? "clean" : "dirty");
 	KUNIT_EXPECT_FALSE_MSG(test, pte_young(m[1].pte), "an aged page came back young");
 	migrate_expect_data(test, addr, 2, 0);
