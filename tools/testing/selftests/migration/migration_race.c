@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
@@ -70,6 +71,15 @@ static void *mover_fn(void *arg)
 		turn++;
 	}
 	return NULL;
+}
+
+/* Milliseconds on the monotonic clock. */
+static long elapsed_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Wait until the mover has finished @n more complete calls (bounded by the harness timeout). */
@@ -203,15 +213,18 @@ static void mprotect_rounds(struct __test_metadata *_metadata, char *mem, size_t
 
 	ASSERT_EQ(sigaction(SIGSEGV, &sa, &old), 0);
 	for (round = 1; round <= NR_ROUNDS / 2; round++) {
+		long t0 = elapsed_ms(), t1, t2, t3, moves0 = atomic_load(&m->moves);
 		size_t word = 0;
 		uint64_t got = 0;
 		long bad;
 
 		ASSERT_EQ(mprotect(mem, nr * psize, PROT_READ | PROT_WRITE), 0);
 		fill(mem, nr, psize, round);
+		t1 = elapsed_ms();
 		overlaps += atomic_load(&m->in_flight);
 		ASSERT_EQ(mprotect(mem, nr * psize, PROT_READ), 0);
 		mover_wait(m, 2);
+		t2 = elapsed_ms();
 		for (i = 0; i < nr; i += stride) {
 			uint64_t *p = (uint64_t *)(mem + i * psize + 64);
 
@@ -219,6 +232,11 @@ static void mprotect_rounds(struct __test_metadata *_metadata, char *mem, size_t
 				TH_LOG("round %d: page %zu is writable after mprotect(PROT_READ)",
 				       round, i);
 		}
+		t3 = elapsed_ms();
+		if (t3 - t0 > 2000)	/* where a slow round spends its time */
+			TH_LOG("round %d: fill %ld ms, two moves %ld ms, %zu writes %ld ms; mover %ld calls",
+			       round, t1 - t0, t2 - t1, (nr + stride - 1) / stride, t3 - t2,
+			       atomic_load(&m->moves) - moves0);
 		bad = first_bad(mem, nr, psize, round, &word, &got);
 		ASSERT_EQ(bad, -1) TH_LOG("round %d: page %ld word %zu is %#llx",
 					  round, bad, word, (unsigned long long)got);
