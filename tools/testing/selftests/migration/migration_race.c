@@ -48,6 +48,8 @@ struct mover {
 	atomic_int in_flight;	/* a move_pages() call is running */
 	atomic_long moves;	/* completed move_pages() calls */
 	atomic_long errors;
+	atomic_int hold;	/* asked to pause between calls */
+	atomic_int held;	/* paused: no call is running */
 	int last_errno;
 };
 
@@ -59,6 +61,12 @@ static void *mover_fn(void *arg)
 	int i, turn = 0;
 
 	while (!atomic_load(&m->stop)) {
+		if (atomic_load(&m->hold)) {
+			atomic_store(&m->held, 1);
+			sched_yield();
+			continue;
+		}
+		atomic_store(&m->held, 0);
 		for (i = 0; i < NR_PAGES; i++)
 			nodes[i] = m->nodes[turn & 1];
 		atomic_store(&m->in_flight, 1);
@@ -71,6 +79,25 @@ static void *mover_fn(void *arg)
 		turn++;
 	}
 	return NULL;
+}
+
+/*
+ * Pause the mover after its current call (mover_hold()) and let it go
+ * again (mover_release()).  A check that must see no migration in flight
+ * runs in between; it would otherwise keep meeting fresh entries, since
+ * the mover starts a new call the moment the last one ends.
+ */
+static void mover_hold(struct mover *m)
+{
+	atomic_store(&m->hold, 1);
+	while (!atomic_load(&m->held) && !atomic_load(&m->stop))
+		sched_yield();
+}
+
+static void mover_release(struct mover *m)
+{
+	atomic_store(&m->held, 0);
+	atomic_store(&m->hold, 0);
 }
 
 /* Milliseconds on the monotonic clock. */
@@ -202,7 +229,10 @@ static int write_faults(uint64_t *p)
 
 /*
  * mprotect(PROT_READ) while the pages move: once the moves that were in
- * flight have completed, a write to any page must fault; the data stays.
+ * flight have completed (two more calls made, then the mover paused), a
+ * write to any page must fault; the data stays.  The write first loads
+ * the word, so that the page is mapped and a writable pte would let the
+ * store through without a fault.
  */
 static void mprotect_rounds(struct __test_metadata *_metadata, char *mem, size_t nr,
 			    size_t psize, struct mover *m, size_t stride)
@@ -224,6 +254,7 @@ static void mprotect_rounds(struct __test_metadata *_metadata, char *mem, size_t
 		overlaps += atomic_load(&m->in_flight);
 		ASSERT_EQ(mprotect(mem, nr * psize, PROT_READ), 0);
 		mover_wait(m, 2);
+		mover_hold(m);
 		t2 = elapsed_ms();
 		for (i = 0; i < nr; i += stride) {
 			uint64_t *p = (uint64_t *)(mem + i * psize + 64);
@@ -240,6 +271,7 @@ static void mprotect_rounds(struct __test_metadata *_metadata, char *mem, size_t
 		bad = first_bad(mem, nr, psize, round, &word, &got);
 		ASSERT_EQ(bad, -1) TH_LOG("round %d: page %ld word %zu is %#llx",
 					  round, bad, word, (unsigned long long)got);
+		mover_release(m);
 	}
 	sigaction(SIGSEGV, &old, NULL);
 	ASSERT_EQ(atomic_load(&m->errors), 0)
