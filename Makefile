@@ -32,7 +32,7 @@ kunit: deps
 
 # One mutant at a time: M=name (or M=a,b).  Guests get a shorter timeout.
 mutants: deps
-	$(PYTHON) -m lab mutants --timeout $(or $(MUTANT_TIMEOUT),300) $(if $(M),--only $(M))
+	$(PYTHON) -m lab mutants --timeout $(or $(MUTANT_TIMEOUT),300) $(if $(M),--only $(M)) $(if $(QUICK),--quick)
 
 # move_pages() on the base and the patched kernel, -icount, one vCPU.
 # BENCH=base,patched (default), or add patched-checker (with the debug checker).

@@ -162,7 +162,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_mutants(args: argparse.Namespace) -> int:
-    return mutants.run(args.only, args.timeout, Path(args.results))
+    return mutants.run(args.only, args.timeout, Path(args.results), args.quick)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -227,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--append", default="", help="extra kernel command line")
     ap.add_argument("--results", default=str(REPO / "results"), help="results root")
     ap.add_argument("--only", default=None, help="mutants: only these (comma-separated)")
+    ap.add_argument("--quick", action="store_true",
+                    help="mutants: run KUnit and only the selftest binaries each mutant expects")
     ap.add_argument("--kernels", default="base,patched",
                     help=f"bench: kernels to compare ({', '.join(bench.KERNELS)})")
     ap.add_argument("--minutes", type=int, default=10, help="soak: minutes per profile")

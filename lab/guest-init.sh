@@ -96,9 +96,15 @@ fuzz=$(sed -n 's/.*lab\.fuzz_calls=\([0-9]*\).*/\1/p' /proc/cmdline)
 export MIGRATION_FUZZ_CALLS=${fuzz:-3000}
 seed=$(sed -n 's/.*lab\.fuzz_seed=\([0-9]*\).*/\1/p' /proc/cmdline)
 export MIGRATION_FUZZ_SEED=${seed:-20261130}
+# lab.selftests=a,b runs only those binaries of the target (make mutants QUICK=1).
+only=$(sed -n 's/.*lab\.selftests=\([a-z_,]*\).*/\1/p' /proc/cmdline)
+pick=""
+for t in $(echo "$only" | tr , ' '); do
+	pick="$pick -t migration:$t"
+done
 cd /kselftest || echo "lab: error: no /kselftest"
-echo "lab: selftests start"
-./run_kselftest.sh > /dev/ttyS1 2>&1
+echo "lab: selftests start${only:+ (only $only)}"
+./run_kselftest.sh $pick > /dev/ttyS1 2>&1
 echo "lab: selftests exit $?"
 cd /
 sync

@@ -40,6 +40,19 @@ class CatalogueTest(unittest.TestCase):
             with self.assertRaisesRegex(LabError, "unknown profile 'nosuch'"):
                 mutants.parse_header(p)
 
+    def test_focus_binaries(self) -> None:
+        m = mutants.Mutant("x", Path("x.patch"), "b", "o",
+                           ("kunit:migrate_folio.migrate_folio_anon",
+                            "selftests:migration/migration_race.race.fork_cow_isolation",
+                            "selftests:migration/migration_race.race_thp.mprotect_readonly",
+                            "selftests:migration/move_pages_status.status.query"))
+        self.assertEqual(mutants.focus_binaries(m), ["migration_race", "move_pages_status"])
+        only_kunit = mutants.Mutant("y", Path("y.patch"), "b", "o", ("kunit:migrate_entry",))
+        self.assertEqual(mutants.focus_binaries(only_kunit), ["migration_bits"])
+        for m in mutants.catalogue():   # every binary named exists in the target
+            for b in mutants.focus_binaries(m):
+                self.assertTrue(Path(f"tools/testing/selftests/migration/{b}.c").exists(), b)
+
     def test_unknown_selection(self) -> None:
         with self.assertRaisesRegex(LabError, "unknown mutant"):
             mutants.catalogue("no-such-mutant")
