@@ -49,6 +49,8 @@ class CatalogueTest(unittest.TestCase):
         self.assertEqual(mutants.focus_binaries(m), ["migration_race", "move_pages_status"])
         only_kunit = mutants.Mutant("y", Path("y.patch"), "b", "o", ("kunit:migrate_entry",))
         self.assertEqual(mutants.focus_binaries(only_kunit), ["migration_bits"])
+        splat = mutants.Mutant("z", Path("z.patch"), "b", "o", ("lab:no_splats",))
+        self.assertEqual(mutants.focus_binaries(splat), [])
         for m in mutants.catalogue():   # every binary named exists in the target
             for b in mutants.focus_binaries(m):
                 self.assertTrue(Path(f"tools/testing/selftests/migration/{b}.c").exists(), b)
