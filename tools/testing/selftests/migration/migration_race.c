@@ -265,7 +265,7 @@ static void mprotect_rounds(struct __test_metadata *_metadata, char *mem, size_t
 		}
 		t3 = elapsed_ms();
 		if (t3 - t0 > 2000)	/* where a slow round spends its time */
-			TH_LOG("round %d: fill %ld ms, two moves %ld ms, %zu writes %ld ms; %ld calls",
+			TH_LOG("round %d: fill %ld, two moves %ld, %zu writes %ld ms; %ld calls",
 			       round, t1 - t0, t2 - t1, (nr + stride - 1) / stride, t3 - t2,
 			       atomic_load(&m->moves) - moves0);
 		bad = first_bad(mem, nr, psize, round, &word, &got);
