@@ -164,7 +164,8 @@ TEST_F_TIMEOUT(pressure, target_node_full, 240)
 	left = NR_PAGES - moved - swapped;
 	TH_LOG("rc %ld (%s): %ld pages moved, %ld stayed on node %d, %ld swapped out", rc,
 	       rc < 0 ? strerror(err) : "ok", moved, left, self->src, swapped);
-	ASSERT_LT(moved, NR_PAGES) TH_LOG("every page fitted on a node with %ld kB free", free_full);
+	ASSERT_LT(moved, NR_PAGES)
+		TH_LOG("every page fitted on a node with %ld kB free", free_full);
 	if (rc > 0)
 		ASSERT_LE(rc, NR_PAGES);
 	bad = first_bad(self->mem, NR_PAGES, self->psize, 1, &word, &got);
