@@ -30,6 +30,8 @@
 
 #define NR_PAGES	16
 #define NR_ROUNDS	4
+#define PM_SOFT_DIRTY	55
+#define PM_UFFD_WP	57
 
 FIXTURE(bits)
 {
@@ -71,6 +73,17 @@ FIXTURE_TEARDOWN(bits)
 		close(self->pagemap);
 	if (self->mem && self->mem != MAP_FAILED)
 		munmap(self->mem, NR_PAGES * self->psize);
+}
+
+/* Bit @bit of page @i's pagemap entry: 0 or 1, or -1 when unreadable. */
+static int pagemap_bit(int fd, const char *mem, size_t psize, int i, int bit)
+{
+	uint64_t e;
+	off_t off = ((uintptr_t)mem / psize + i) * sizeof(e);
+
+	if (pread(fd, &e, sizeof(e), off) != sizeof(e))
+		return -1;
+	return (e >> bit) & 1;
 }
 
 /*

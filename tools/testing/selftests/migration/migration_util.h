@@ -11,24 +11,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/types.h>
-#include <unistd.h>
-
-/* Bits of a /proc/<pid>/pagemap entry. */
-#define PM_SOFT_DIRTY	55
-#define PM_UFFD_WP	57
-#define PM_SWAP		62
-
-/* Bit @bit of page @i's pagemap entry: 0 or 1, or -1 when unreadable. */
-static inline int pagemap_bit(int fd, const char *mem, size_t psize, long i, int bit)
-{
-	uint64_t e;
-	off_t off = ((uintptr_t)mem / psize + i) * sizeof(e);
-
-	if (pread(fd, &e, sizeof(e), off) != sizeof(e))
-		return -1;
-	return (e >> bit) & 1;
-}
 
 #define HUGE_NR_PATH	"/sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages"
 
