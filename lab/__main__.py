@@ -182,7 +182,8 @@ def series_cases(args: argparse.Namespace, do_build: bool) -> list[Case]:
     stage("series", "make series, git am, checkpatch --strict, kernel-doc"
           + (", each commit compiled" if do_build else ""))
     cases = series.check_cases(Path(args.results), do_build,
-                               [*load_profile("swapless").fragments, "series"])
+                               [*load_profile("swapless").fragments, "series",
+                                "series-check"])
     print(report.table(cases))
     return cases
 

@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -492,8 +493,25 @@ def _objects(paths: list[str]) -> list[str]:
             if p.endswith(".c") and not p.startswith(("tools/", "Documentation/"))]
 
 
+def unbuilt_objects(bdir: Path, objs: list[str], since: float) -> list[str]:
+    """Those of @objs that the build in @bdir did not (re)write after @since."""
+    out = []
+    for o in objs:
+        f = bdir / o
+        if not f.is_file() or f.stat().st_mtime < since:
+            out.append(o)
+    return out
+
+
 def check_builds(git: Path, config_fragments: list[str], log: Path) -> int:
-    """Check out each commit and compile what it touches; return commits built."""
+    """Check out each commit, link vmlinux incrementally; return commits built.
+
+    Each commit gets an incremental ``make vmlinux`` in one build directory,
+    so it compiles what the commit changed and everything that includes it,
+    and links: a symbol used by one commit but defined by a later one fails
+    here, which compiling single objects would miss. Every C file a commit
+    touches must have been compiled by that step (the config must build it).
+    """
     wt = git.parent / "build-wt"
     _git(git, "worktree", "remove", "--force", str(wt), check=False)
     shutil.rmtree(wt, ignore_errors=True)
@@ -511,20 +529,26 @@ def check_builds(git: Path, config_fragments: list[str], log: Path) -> int:
         touched = _git(git, "diff", "--name-only", f"{sha}^", sha).stdout.split()
         objs = _objects(touched)
         (bdir / ".config").write_text(full)
-        steps = [[*make, "olddefconfig"]]
-        if objs:
-            steps.append([*make, *objs])
+        steps = [[*make, "olddefconfig"], [*make, "vmlinux"]]
         if any(t.startswith("tools/testing/selftests/migration/") for t in touched):
             steps.append([*make, "headers_install"])
             steps.append(["make", "-C", str(wt / "tools/testing/selftests"), f"-j{build.jobs()}",
                           "TARGETS=migration", f"O={bdir}/selftests",
                           f"KHDR_INCLUDES=-isystem {bdir}/usr/include"])
+        start = time.time()
+        t0 = time.monotonic()
         for cmd in steps:
             r = run_logged(cmd, log, env=build.build_env())
             if r.returncode != 0:
                 raise LabError(f"commit {n} ({subject}) does not build; errors from {log}:\n"
                                + build.error_lines(log))
-        info(f"commit {n} builds: {', '.join(objs) or 'no C objects'}"
+        missed = unbuilt_objects(bdir, objs, start - 1)
+        if missed:
+            raise LabError(f"commit {n} ({subject}) changes C files the series-check config "
+                           f"does not build: {', '.join(missed)} (enable them in "
+                           "lab/configs/series-check.config)")
+        info(f"commit {n} builds and links in {time.monotonic() - t0:.0f} s"
+             + (f" ({', '.join(objs)} compiled)" if objs else "")
              + (" + selftests" if len(steps) > 2 else ""))
     return len(commits)
 

@@ -198,6 +198,20 @@ class SeriesTest(unittest.TestCase):
                      "+static int helper(void)\n")
         self.assertEqual(series.new_functions([p]), [("mm/migrate.c", "move_pages_fetch")])
 
+    def test_touched_c_files_must_be_compiled(self) -> None:
+        objs = series._objects(["mm/hmm.c", "mm/migrate.h", "Documentation/x.c",
+                                "tools/testing/selftests/migration/a.c", "mm/migrate.c"])
+        self.assertEqual(objs, ["mm/hmm.o", "mm/migrate.o"])
+        bdir = self.repo / "bdir"
+        (bdir / "mm").mkdir(parents=True)
+        (bdir / "mm/migrate.o").write_text("")
+        old = bdir / "mm/hmm.o"
+        old.write_text("")
+        os.utime(old, (1000, 1000))
+        # hmm.o is stale (built before this commit), so is a file never built.
+        self.assertEqual(series.unbuilt_objects(bdir, [*objs, "mm/x.o"], 2000),
+                         ["mm/hmm.o", "mm/x.o"])
+
     def test_drift_is_reported(self) -> None:
         (self.repo / "patches/plan.toml").write_text(
             'checked_on = "6.12.117-1"\n' + plan_text(GOOD))
