@@ -36,10 +36,13 @@ mutants: deps
 
 # move_pages() on the base and the patched kernel, -icount, one vCPU.
 # BENCH=base,patched (default), or add patched-checker (with the debug checker).
+# FUNCTIONS=1: also build each kernel with the ftrace function profiler and
+# report where the instructions go (results/bench-*/profile.md).
 bench:
 	@bash lab/deps.sh bench
 	$(PYTHON) -m lab bench --profiles swapless \
 		--kernels $(or $(BENCH),base$(comma)patched) --timeout $(TIMEOUT) \
+		$(if $(filter 1,$(FUNCTIONS)),--functions) \
 		$(if $(RESULTS),--results $(RESULTS))
 
 # Long races: MINUTES per profile (default 10) of the soak workload and the

@@ -170,7 +170,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if len(names) != 1:
         raise LabError("bench takes one profile")
     kernels = [k for k in args.kernels.replace(" ", ",").split(",") if k]
-    return bench.run(kernels, names[0], args.timeout, Path(args.results))
+    return bench.run(kernels, names[0], args.timeout, Path(args.results), args.functions)
 
 
 def cmd_series(args: argparse.Namespace) -> int:
@@ -232,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="mutants: run KUnit and only the selftest binaries each mutant expects")
     ap.add_argument("--kernels", default="base,patched",
                     help=f"bench: kernels to compare ({', '.join(bench.KERNELS)})")
+    ap.add_argument("--functions", action="store_true",
+                    help="bench: also profile each kernel's functions (ftrace profiler)")
     ap.add_argument("--minutes", type=int, default=10, help="soak: minutes per profile")
     ap.add_argument("--no-build", action="store_true",
                     help="series-check: skip compiling each commit")

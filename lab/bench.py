@@ -23,11 +23,16 @@ from pathlib import Path
 
 from . import guest, initramfs, pipeline
 from .common import LAB, LabError, run_checked, stage
-from .profile import load_profile, with_topology
+from .profile import Profile, load_profile, with_topology
 
 BENCH_SRC = LAB / "bench" / "move_pages_bench.c"
 LINE = re.compile(r"bench: pattern=(\S+) run=(\d+) pages=(\d+) calls=(\d+) ns=(\d+) "
-                  r"ok=([01]) inexact=(\d+)")
+                  r"ok=([01]) inexact=(\d+)"
+                  r"(?: migrated=(-?\d+) thp_moved=(-?\d+) thp_split=(-?\d+))?")
+
+PROFILE_FN = re.compile(r"bench: profile pattern=(\S+) func=(\S+) hits=(\d+) ns=(\d+)")
+PROFILE_END = re.compile(r"bench: profile pattern=(\S+) pages=(\d+) migrated=(-?\d+) "
+                         r"ns=(\d+) ok=([01])")
 
 EVENTS = re.compile(r"bench: events pattern=(\S+) pages=(\d+) rounds=(-?\d+) "
                     r"remote_flushes=(-?\d+) ok=([01])")
@@ -49,6 +54,9 @@ class Result:
     ns: int
     ok: bool
     inexact: int
+    migrated: int = -1      # /proc/vmstat deltas over the timed calls
+    thp_moved: int = -1     # (-1: an older benchmark that did not print them)
+    thp_split: int = -1
 
 
 @dataclass(frozen=True)
@@ -95,8 +103,98 @@ def events_table(by_kernel: dict[str, dict[str, Events]], reference: str) -> str
 
 def parse(text: str) -> list[Result]:
     """The bench lines of a guest's output."""
-    return [Result(m[1], int(m[2]), int(m[3]), int(m[4]), int(m[5]), m[6] == "1", int(m[7]))
+    return [Result(m[1], int(m[2]), int(m[3]), int(m[4]), int(m[5]), m[6] == "1", int(m[7]),
+                   *(int(m[i]) if m[i] is not None else -1 for i in (8, 9, 10)))
             for m in LINE.finditer(text)]
+
+
+def counters_table(by_kernel: dict[str, dict[str, Result]]) -> str:
+    """Markdown: pages migrated, THPs moved whole and THPs split, per kernel."""
+    kernels = list(by_kernel)
+    patterns = list(dict.fromkeys(p for k in kernels for p in by_kernel[k]))
+    head = "| pattern | " + " | ".join(
+        f"{k} pgmigrate_success | {k} thp_migration_success | {k} thp_migration_split"
+        for k in kernels) + " |"
+    rows = [head, "| --- " * (1 + 3 * len(kernels)) + "|"]
+    for p in patterns:
+        cells = []
+        for k in kernels:
+            r = by_kernel[k].get(p)
+            cells += (["-"] * 3 if r is None or r.migrated < 0 else
+                      [str(r.migrated), str(r.thp_moved), str(r.thp_split)])
+        rows.append(f"| {p} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+@dataclass(frozen=True)
+class FuncProfile:
+    pattern: str
+    pages: int
+    migrated: int
+    ns: int
+    ok: bool
+    funcs: dict[str, tuple[int, int]]   # symbol -> (hits, own ns)
+
+
+def parse_profile(text: str) -> dict[str, FuncProfile]:
+    """The --profile lines of a guest's output, by pattern."""
+    funcs: dict[str, dict[str, tuple[int, int]]] = {}
+    for m in PROFILE_FN.finditer(text):
+        funcs.setdefault(m[1], {})[m[2]] = (int(m[3]), int(m[4]))
+    return {m[1]: FuncProfile(m[1], int(m[2]), int(m[3]), int(m[4]), m[5] == "1",
+                          funcs.get(m[1], {}))
+            for m in PROFILE_END.finditer(text)}
+
+
+def profile_table(by_kernel: dict[str, dict[str, FuncProfile]], reference: str,
+                  top: int = 20) -> str:
+    """Markdown per pattern: each function's own guest ns per listed page, per kernel.
+
+    Shares, not timings: the profiler's own cost is in every function's time.
+    The functions are the @top largest of any kernel, largest first.
+    """
+    kernels = list(by_kernel)
+    patterns = list(dict.fromkeys(p for k in kernels for p in by_kernel[k]))
+    out = []
+    for p in patterns:
+        profs = {k: by_kernel[k].get(p) for k in kernels}
+        names: dict[str, int] = {}
+        for pr in profs.values():
+            for f, (_, ns) in (pr.funcs if pr else {}).items():
+                names[f] = max(names.get(f, 0), ns)
+        order = sorted(names, key=lambda f: -names[f])[:top]
+        summary = ", ".join(
+            f"{k}: {pr.ns / pr.pages:.0f} ns/page profiled, {pr.migrated} migrated"
+            + ("" if pr.ok else " **WRONG**")
+            for k, pr in profs.items() if pr)
+        out.append(f"### {p}\n\n{summary}\n")
+        head = "| function | " + " | ".join(f"{k} ns/page | {k} calls/page" for k in kernels)
+        head += " | " + " | ".join(f"{k}-{reference}" for k in kernels if k != reference) + " |"
+        rows = [head, "| --- " * (1 + 2 * len(kernels) + len(kernels) - 1) + "|"]
+        for f in order:
+            cells = []
+            for k in kernels:
+                pr = profs[k]
+                if pr is None or f not in pr.funcs:
+                    cells += ["-", "-"]
+                    continue
+                hits, ns = pr.funcs[f]
+                cells += [f"{ns / pr.pages:.1f}", f"{hits / pr.pages:.3f}"]
+            ref = profs.get(reference)
+            for k in kernels:
+                if k == reference:
+                    continue
+                pr = profs[k]
+                # "-": not among the functions that kernel printed.
+                if pr is None or ref is None or f not in pr.funcs or f not in ref.funcs:
+                    cells.append("-")
+                    continue
+                a = pr.funcs[f][1] / pr.pages
+                b = ref.funcs[f][1] / ref.pages
+                cells.append(f"{a - b:+.1f}")
+            rows.append(f"| {f} | " + " | ".join(cells) + " |")
+        out.append("\n".join(rows) + "\n")
+    return "\n".join(out)
 
 
 def last_runs(results: list[Result]) -> dict[str, Result]:
@@ -166,7 +264,26 @@ def plot(by_kernel: dict[str, dict[str, Result]], reference: str, out: Path) -> 
     return out / "bench.png" if (out / "bench.png").exists() else None
 
 
-def run(kernels: list[str], profile_name: str, timeout: float, results_root: Path) -> int:
+def profile_run(k: str, kind: str, frags: tuple[str, ...], profile: Profile, out: Path,
+                exe: Path, timeout: float) -> dict[str, FuncProfile]:
+    """Kernel @k again with the function profiler: where each pattern's instructions go."""
+    stage("bench", f"{k}: function profile ({profile.name}, fprofile, -icount)")
+    pout = out / "profile"
+    pout.mkdir()
+    built = pipeline.build_all(profile, kind, pout, more_fragments=(*frags, "fprofile"))
+    initrd = initramfs.build_initramfs(built.selftests, profile, pout / "initramfs.cpio.gz",
+                                       {"bench/move_pages_bench": exe.read_bytes()})
+    g = guest.boot(built.image, initrd, profile, pout, timeout, icount=True,
+                   append="lab.bench=profile kunit.enable=0")
+    text = g.selftest_tap.read_text(errors="replace")
+    res = parse_profile(text)
+    if g.timed_out or not res or "bench: done" not in text:
+        raise LabError(f"{k}: the profile run did not complete (see {g.selftest_tap})")
+    return res
+
+
+def run(kernels: list[str], profile_name: str, timeout: float, results_root: Path,
+        functions: bool = False) -> int:
     unknown = [k for k in kernels if k not in KERNELS]
     if unknown or not kernels:
         raise LabError(f"unknown bench kernel(s) {', '.join(unknown) or '(none)'} "
@@ -178,6 +295,7 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
     exe = compile_bench(top)
     by_kernel: dict[str, dict[str, Result]] = {}
     by_kernel_events: dict[str, dict[str, Events]] = {}
+    by_kernel_profile: dict[str, dict[str, FuncProfile]] = {}
     failed = 0
     for k in kernels:
         kind, frags = KERNELS[k]
@@ -206,13 +324,27 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
         if ge.timed_out or not by_kernel_events[k] or "bench: done" not in ev_text:
             raise LabError(f"{k}: the events run did not complete (see {ge.selftest_tap})")
         failed += sum(not e.ok for e in by_kernel_events[k].values())
+        if functions:
+            by_kernel_profile[k] = profile_run(k, kind, frags, profile, out, exe, timeout)
+            failed += sum(not p.ok for p in by_kernel_profile[k].values())
     reference = "base" if "base" in by_kernel else kernels[0]
-    text = table(by_kernel, reference) + "\n\n" + events_table(by_kernel_events, reference)
+    text = (table(by_kernel, reference) + "\n\n" + events_table(by_kernel_events, reference)
+            + "\n\nMigration counters (/proc/vmstat deltas over the timed calls):\n\n"
+            + counters_table(by_kernel))
     (top / "bench.md").write_text(text + "\n")
+    if by_kernel_profile:
+        prof = profile_table(by_kernel_profile, reference)
+        (top / "profile.md").write_text(
+            "Own guest ns (= guest instructions) per listed page of each function, "
+            "ftrace function profiler, -icount, one vCPU; the profiler's cost is in "
+            "every figure.\n\n" + prof)
+        print(f"bench: per-function profile in {top / 'profile.md'}")
     (top / "bench.json").write_text(json.dumps(
         {"instructions": {k: {p: r.__dict__ for p, r in v.items()} for k, v in by_kernel.items()},
          "events": {k: {p: e.__dict__ for p, e in v.items()}
-                    for k, v in by_kernel_events.items()}}, indent=2) + "\n")
+                    for k, v in by_kernel_events.items()},
+         "profile": {k: {p: e.__dict__ for p, e in v.items()}
+                     for k, v in by_kernel_profile.items()}}, indent=2) + "\n")
     png = plot(by_kernel, reference, top)
     print(text)
     print(f"bench: {top}" + (f" (plot: {png})" if png else " (no gnuplot: no plot)"))

@@ -11,8 +11,12 @@
  *
  * Output, one line per pattern and run (parsed by lab/bench.py):
  *   bench: pattern=<name> run=<n> pages=<n> calls=<n> ns=<n> ok=<0|1> inexact=<n>
+ *          migrated=<n> thp_moved=<n> thp_split=<n>
  * where inexact counts status[] entries that were not the page's final
- * node (THP tail pages reported -EBUSY by 6.12 although they moved).
+ * node (THP tail pages reported -EBUSY by 6.12 although they moved), and
+ * the last three are the /proc/vmstat deltas of pgmigrate_success,
+ * thp_migration_success and thp_migration_split over the timed calls: they
+ * tell whether a THP moved whole or was split and moved as base pages.
  *
  * With --events (a guest with several vCPUs, no -icount), each pattern
  * runs once more, untimed, with a thread of the process spinning on every
@@ -22,7 +26,15 @@
  * TLB_REMOTE_SEND_IPI):
  *   bench: events pattern=<name> pages=<n> rounds=<n> remote_flushes=<n> ok=<0|1>
  *
- * Usage: move_pages_bench [--events] [pattern...]   (default: all)
+ * With --profile (a kernel with CONFIG_FUNCTION_PROFILER, under -icount),
+ * each pattern runs once with the ftrace function profiler on around the
+ * timed calls, graph_time off: each function's time is its own, children
+ * excluded, in guest ns (= guest instructions).  The profiler's cost is
+ * in the numbers, so they are shares, not the timed figures:
+ *   bench: profile pattern=<name> func=<symbol> hits=<n> ns=<n>
+ * for the functions that took the most (PROFILE_TOP of them).
+ *
+ * Usage: move_pages_bench [--events|--profile] [pattern...]   (default: all)
  */
 
 #define _GNU_SOURCE
@@ -47,6 +59,7 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define TRACING		"/sys/kernel/tracing/"
 #define TLB_REMOTE_SEND_IPI	4	/* enum tlb_flush_reason */
+#define PROFILE_TOP	60
 
 static size_t psize;
 static int node_a, node_b;	/* the CPU's node, and the other one */
@@ -96,7 +109,31 @@ struct run {
 	uint64_t ns;
 	int ok;
 	long inexact;
+	long migrated, thp_moved, thp_split;	/* /proc/vmstat deltas */
 };
+
+static const char * const vmstat_names[] = {
+	"pgmigrate_success", "thp_migration_success", "thp_migration_split",
+};
+
+/* The counters of vmstat_names[] now; a missing one reads as 0. */
+static void read_vmstat(long *val)
+{
+	FILE *f = fopen("/proc/vmstat", "r");
+	char name[64];
+	long v;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(vmstat_names); i++)
+		val[i] = 0;
+	if (!f)
+		return;
+	while (fscanf(f, "%63s %ld", name, &v) == 2)
+		for (i = 0; i < ARRAY_SIZE(vmstat_names); i++)
+			if (!strcmp(name, vmstat_names[i]))
+				val[i] = v;
+	fclose(f);
+}
 
 static char *map_pages(struct run *r, int thp)
 {
@@ -153,11 +190,14 @@ static void verify(struct run *r, int query_only)
 }
 
 static int counting;	/* --events: count the timed calls' events */
+static int profiling;	/* --profile: the function profiler around them */
 static int trace_events(int on);
+static int write_str(const char *file, const char *text);
 
 static int do_pattern(const char *name, struct run *r)
 {
 	int thp = !strcmp(name, "thp_listed"), query = !strcmp(name, "query");
+	long before[ARRAY_SIZE(vmstat_names)], after[ARRAY_SIZE(vmstat_names)];
 	uint64_t t0;
 	long rc = 0;
 	size_t i;
@@ -184,6 +224,12 @@ static int do_pattern(const char *name, struct run *r)
 		munmap(r->map, r->map_len);
 		return -1;
 	}
+	if (profiling && write_str(TRACING "function_profile_enabled", "1")) {
+		fprintf(stderr, "bench: cannot start the function profiler\n");
+		munmap(r->map, r->map_len);
+		return -1;
+	}
+	read_vmstat(before);
 	t0 = now_ns();
 	if (!strcmp(name, "one_per_call")) {
 		for (i = 0; i < NR_PAGES && rc >= 0; i++, r->calls++)
@@ -195,6 +241,12 @@ static int do_pattern(const char *name, struct run *r)
 		r->calls = 1;
 	}
 	r->ns = now_ns() - t0;
+	read_vmstat(after);
+	if (profiling)
+		write_str(TRACING "function_profile_enabled", "0");
+	r->migrated = after[0] - before[0];
+	r->thp_moved = after[1] - before[1];
+	r->thp_split = after[2] - before[2];
 	if (counting)
 		trace_events(0);
 	if (rc < 0)
@@ -371,9 +423,117 @@ static int events_main(int argc, char **argv)
 	return failed ? 1 : 0;
 }
 
+/* ---- --profile: where the instructions of the timed calls go ---- */
+
+struct fn {
+	char name[96];
+	long hits;
+	unsigned long long ns;
+};
+
+static int by_ns(const void *a, const void *b)
+{
+	const struct fn *x = a, *y = b;
+
+	return x->ns < y->ns ? 1 : x->ns > y->ns ? -1 : 0;
+}
+
+/*
+ * The profiler prints a time as microseconds and at most three digits of
+ * nanoseconds, cut (not rounded) to keep seven digits: "12.345", "1234.5",
+ * "1234567".
+ */
+static unsigned long long parse_us(const char *text)
+{
+	unsigned long long ns = strtoull(text, NULL, 10) * 1000;
+	const char *dot = strchr(text, '.');
+	unsigned long long scale = 100;
+
+	for (dot = dot ? dot + 1 : NULL; dot && *dot >= '0' && *dot <= '9'; dot++) {
+		ns += (*dot - '0') * scale;
+		scale /= 10;
+	}
+	return ns;
+}
+
+/* Parse trace_stat/function0: "  name  hits  time us  avg us  s^2 us". */
+static int print_profile(const char *pattern)
+{
+	FILE *f = fopen(TRACING "trace_stat/function0", "r");
+	struct fn *fns = NULL, *grown;
+	size_t n = 0, cap = 0, i;
+	char line[512], name[96], time[32];
+	long hits;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " %95s %ld %31s", name, &hits, time) != 3 ||
+		    time[0] < '0' || time[0] > '9')
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			grown = realloc(fns, cap * sizeof(*fns));
+			if (!grown) {
+				free(fns);
+				fclose(f);
+				return -1;
+			}
+			fns = grown;
+		}
+		snprintf(fns[n].name, sizeof(fns[n].name), "%s", name);
+		fns[n].hits = hits;
+		fns[n].ns = parse_us(time);
+		n++;
+	}
+	fclose(f);
+	qsort(fns, n, sizeof(*fns), by_ns);
+	for (i = 0; i < n && i < PROFILE_TOP; i++)
+		printf("bench: profile pattern=%s func=%s hits=%ld ns=%llu\n", pattern,
+		       fns[i].name, fns[i].hits, fns[i].ns);
+	free(fns);
+	return n ? 0 : -1;
+}
+
+static int profile_main(int argc, char **argv)
+{
+	int n, failed = 0;
+	struct run r;
+
+	if (write_str(TRACING "options/graph-time", "0") ||
+	    write_str(TRACING "function_profile_enabled", "0")) {
+		fprintf(stderr, "bench: --profile needs CONFIG_FUNCTION_PROFILER and the "
+			"function_graph tracer\n");
+		return 2;
+	}
+	printf("bench: profile start pages=%d node_a=%d node_b=%d\n", NR_PAGES, node_a,
+	       node_b);
+	profiling = 1;
+	for (n = 0; n < (int)ARRAY_SIZE(patterns); n++) {
+		if (!strcmp(patterns[n], "memcpy") || !selected(argc, argv, patterns[n]))
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.pages = calloc(NR_PAGES, sizeof(void *));
+		r.nodes = calloc(NR_PAGES, sizeof(int));
+		r.status = calloc(NR_PAGES, sizeof(int));
+		if (!r.pages || !r.nodes || !r.status || do_pattern(patterns[n], &r) ||
+		    print_profile(patterns[n]))
+			r.ok = 0;
+		printf("bench: profile pattern=%s pages=%d migrated=%ld ns=%llu ok=%d\n",
+		       patterns[n], NR_PAGES, r.migrated, (unsigned long long)r.ns, r.ok);
+		fflush(stdout);
+		failed += !r.ok;
+		free(r.pages);
+		free(r.nodes);
+		free(r.status);
+	}
+	printf("bench: done failed=%d\n", failed);
+	return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
-	int n, run, i, failed = 0, found, with_events = 0;
+	int n, run, i, failed = 0, found, with_events = 0, with_profile = 0;
 	struct run r;
 
 	psize = sysconf(_SC_PAGESIZE);
@@ -387,6 +547,10 @@ int main(int argc, char **argv)
 		CPU_ZERO(&set);
 		CPU_SET(0, &set);
 		sched_setaffinity(0, sizeof(set), &set);
+	} else if (argc > 1 && !strcmp(argv[1], "--profile")) {
+		with_profile = 1;
+		argv++;
+		argc--;
 	}
 	if (numa_available() < 0) {
 		fprintf(stderr, "bench: NUMA is not available\n");
@@ -413,6 +577,8 @@ int main(int argc, char **argv)
 	}
 	if (with_events)
 		return events_main(argc, argv);
+	if (with_profile)
+		return profile_main(argc, argv);
 	printf("bench: start pages=%d node_a=%d node_b=%d runs=%d\n", NR_PAGES, node_a, node_b,
 	       RUNS);
 	for (n = 0; n < (int)ARRAY_SIZE(patterns); n++) {
@@ -430,9 +596,10 @@ int main(int argc, char **argv)
 					strerror(errno));
 				r.ok = 0;
 			}
-			printf("bench: pattern=%s run=%d pages=%d calls=%ld ns=%llu ok=%d inexact=%ld\n",
+			printf("bench: pattern=%s run=%d pages=%d calls=%ld ns=%llu ok=%d inexact=%ld "
+			       "migrated=%ld thp_moved=%ld thp_split=%ld\n",
 			       patterns[n], run, NR_PAGES, r.calls, (unsigned long long)r.ns, r.ok,
-			       r.inexact);
+			       r.inexact, r.migrated, r.thp_moved, r.thp_split);
 			fflush(stdout);
 			failed += !r.ok;
 			free(r.pages);

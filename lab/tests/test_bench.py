@@ -46,6 +46,37 @@ class BenchTest(unittest.TestCase):
         # No flushes on the base: no ratio; a wrong result is marked.
         self.assertIn("| query | 0 | 0.0000 | 0 | 0.0000 **WRONG** | - |", text)
 
+    def test_counters_parsed_and_tabled(self) -> None:
+        line = ("bench: pattern=thp_listed run=2 pages=8192 calls=1 ns=16384000 ok=1 inexact=0 "
+                "migrated=8192 thp_moved=0 thp_split=16\n")
+        res = bench.last_runs(bench.parse(line))
+        self.assertEqual((res["thp_listed"].migrated, res["thp_listed"].thp_moved,
+                          res["thp_listed"].thp_split), (8192, 0, 16))
+        old = bench.last_runs(bench.parse(OUTPUT))
+        self.assertEqual(old["all_to_one"].migrated, -1)
+        text = bench.counters_table({"base": old, "patched": res})
+        self.assertIn("| thp_listed | - | - | - | 8192 | 0 | 16 |", text)
+        self.assertIn("| all_to_one | - | - | - | - | - | - |", text)
+
+    def test_profile_parsed_and_compared(self) -> None:
+        base = bench.parse_profile(
+            "bench: profile pattern=all_to_one func=copy_page hits=8192 ns=8192000\n"
+            "bench: profile pattern=all_to_one func=try_to_migrate hits=8192 ns=4096000\n"
+            "bench: profile pattern=all_to_one pages=8192 migrated=8192 ns=99999999 ok=1\n")
+        patched = bench.parse_profile(
+            "bench: profile pattern=all_to_one func=copy_page hits=8192 ns=8192000\n"
+            "bench: profile pattern=all_to_one func=move_pages_fetch hits=64 ns=819200\n"
+            "bench: profile pattern=all_to_one pages=8192 migrated=8000 ns=88888888 ok=0\n")
+        self.assertEqual(base["all_to_one"].funcs["try_to_migrate"], (8192, 4096000))
+        text = bench.profile_table({"base": base, "patched": patched}, "base")
+        self.assertIn("| copy_page | 1000.0 | 1.000 | 1000.0 | 1.000 | +0.0 |", text)
+        # Only in one kernel's list: no difference is claimed.
+        self.assertIn("| try_to_migrate | 500.0 | 1.000 | - | - | - |", text)
+        self.assertIn("| move_pages_fetch | - | - | 100.0 | 0.008 | - |", text)
+        self.assertIn("8000 migrated **WRONG**", text)
+        # Largest first.
+        self.assertLess(text.index("copy_page"), text.index("try_to_migrate"))
+
     def test_unknown_kernel(self) -> None:
         with self.assertRaisesRegex(LabError, "unknown bench kernel"):
             bench.run(["nosuch"], "swapless", 10, __import__("pathlib").Path("/nonexistent"))
