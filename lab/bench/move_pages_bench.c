@@ -28,8 +28,9 @@
  *
  * With --profile (a kernel with CONFIG_FUNCTION_PROFILER, under -icount),
  * each pattern runs once with the ftrace function profiler on around the
- * timed calls, graph_time off: each function's time is its own, children
- * excluded, in guest ns (= guest instructions).  The profiler's cost is
+ * timed calls, graph-time and sleep-time off: each function's time is its
+ * own, children and time scheduled out excluded, in guest ns (= guest
+ * instructions).  The profiler's cost is
  * in the numbers, so they are shares, not the timed figures:
  *   bench: profile pattern=<name> func=<symbol> hits=<n> ns=<n>
  * for the functions that took the most (PROFILE_TOP of them).
@@ -501,6 +502,7 @@ static int profile_main(int argc, char **argv)
 	struct run r;
 
 	if (write_str(TRACING "options/graph-time", "0") ||
+	    write_str(TRACING "options/sleep-time", "0") ||
 	    write_str(TRACING "function_profile_enabled", "0")) {
 		fprintf(stderr, "bench: --profile needs CONFIG_FUNCTION_PROFILER and the "
 			"function_graph tracer\n");
