@@ -105,6 +105,10 @@ pick=""
 for t in $(echo "$only" | tr , ' '); do
 	pick="$pick -t migration:$t"
 done
+# lab.selftest_timeout=S: each binary's kselftest timeout (settings says
+# 300 s), for long runs such as lab.fuzz_calls=100000.
+tmo=$(sed -n 's/.*lab\.selftest_timeout=\([0-9]*\).*/\1/p' /proc/cmdline)
+[ -n "$tmo" ] && pick="$pick -o $tmo"
 cd /kselftest || echo "lab: error: no /kselftest"
 echo "lab: selftests start${only:+ (only $only)}"
 ./run_kselftest.sh $pick > /dev/ttyS1 2>&1
