@@ -467,17 +467,6 @@ TEST_F(data, round_trip)
 			ASSERT_EQ(through_swap(self->mem, self->len, self->psize), 0)
 				TH_LOG("round %d: pages did not go to swap", round);
 		rc = migrate_range(&r, variant->mover, target);
-		/*
-		 * A page just read back from swap may still be held by the
-		 * swap-in path for a moment, and migration gives up on a folio
-		 * with an unexpected reference (move_pages() then counts it as
-		 * not migrated, as documented).  A caller retries; so do we, a
-		 * few times, saying so.  A page that never moves still fails.
-		 */
-		for (n = 0; variant->backing == SWAPCACHE && rc > 0 && n < 3; n++) {
-			TH_LOG("round %d: %d swap cache pages not migrated, retrying", round, rc);
-			rc = migrate_range(&r, variant->mover, target);
-		}
 		for (i = 0; rc > 0 && i < r.nr && r.status[i] == target; i++)
 			;	/* the first page move_pages() did not migrate */
 		ASSERT_EQ(rc, 0) {
