@@ -264,15 +264,22 @@ def plot(by_kernel: dict[str, dict[str, Result]], reference: str, out: Path) -> 
     return out / "bench.png" if (out / "bench.png").exists() else None
 
 
+def build_and_pack(profile: Profile, kind: str, frags: tuple[str, ...], out: Path,
+                   exe: Path) -> tuple[pipeline.Built, Path]:
+    """Build one bench kernel and its initramfs carrying the benchmark."""
+    built = pipeline.build_all(profile, kind, out, more_fragments=frags)
+    initrd = initramfs.build_initramfs(built.selftests, profile, out / "initramfs.cpio.gz",
+                                       {"bench/move_pages_bench": exe.read_bytes()})
+    return built, initrd
+
+
 def profile_run(k: str, kind: str, frags: tuple[str, ...], profile: Profile, out: Path,
                 exe: Path, timeout: float) -> dict[str, FuncProfile]:
     """Kernel @k again with the function profiler: where each pattern's instructions go."""
     stage("bench", f"{k}: function profile ({profile.name}, fprofile, -icount)")
     pout = out / "profile"
     pout.mkdir()
-    built = pipeline.build_all(profile, kind, pout, more_fragments=(*frags, "fprofile"))
-    initrd = initramfs.build_initramfs(built.selftests, profile, pout / "initramfs.cpio.gz",
-                                       {"bench/move_pages_bench": exe.read_bytes()})
+    built, initrd = build_and_pack(profile, kind, (*frags, "fprofile"), pout, exe)
     g = guest.boot(built.image, initrd, profile, pout, timeout, icount=True,
                    append="lab.bench=profile kunit.enable=0")
     text = g.selftest_tap.read_text(errors="replace")
@@ -302,9 +309,7 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
         stage("bench", f"{k}: {profile.name}, 1cpu-memnode, -icount")
         out = top / k
         out.mkdir()
-        built = pipeline.build_all(profile, kind, out, more_fragments=frags)
-        initrd = initramfs.build_initramfs(built.selftests, profile, out / "initramfs.cpio.gz",
-                                           {"bench/move_pages_bench": exe.read_bytes()})
+        built, initrd = build_and_pack(profile, kind, frags, out, exe)
         g = guest.boot(built.image, initrd, profile, out, timeout, icount=True,
                        append="lab.bench=1 kunit.enable=0")
         text = g.selftest_tap.read_text(errors="replace")

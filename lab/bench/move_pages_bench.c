@@ -113,6 +113,23 @@ struct run {
 	long migrated, thp_moved, thp_split;	/* /proc/vmstat deltas */
 };
 
+/* Fresh arrays for one pattern run; -1 when they cannot be had. */
+static int run_init(struct run *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->pages = calloc(NR_PAGES, sizeof(void *));
+	r->nodes = calloc(NR_PAGES, sizeof(int));
+	r->status = calloc(NR_PAGES, sizeof(int));
+	return r->pages && r->nodes && r->status ? 0 : -1;
+}
+
+static void run_free(struct run *r)
+{
+	free(r->pages);
+	free(r->nodes);
+	free(r->status);
+}
+
 static const char * const vmstat_names[] = {
 	"pgmigrate_success", "thp_migration_success", "thp_migration_split",
 };
@@ -400,22 +417,16 @@ static int events_main(int argc, char **argv)
 	for (n = 0; n < (int)ARRAY_SIZE(patterns); n++) {
 		if (!strcmp(patterns[n], "memcpy") || !selected(argc, argv, patterns[n]))
 			continue;
-		memset(&r, 0, sizeof(r));
-		r.pages = calloc(NR_PAGES, sizeof(void *));
-		r.nodes = calloc(NR_PAGES, sizeof(int));
-		r.status = calloc(NR_PAGES, sizeof(int));
 		rounds = -1;
 		flushes = -1;
-		if (!r.pages || !r.nodes || !r.status || do_pattern(patterns[n], &r) ||
+		if (run_init(&r) || do_pattern(patterns[n], &r) ||
 		    count_events(&rounds, &flushes))
 			r.ok = 0;
 		printf("bench: events pattern=%s pages=%d rounds=%ld remote_flushes=%ld ok=%d\n",
 		       patterns[n], NR_PAGES, rounds, flushes, r.ok);
 		fflush(stdout);
 		failed += !r.ok;
-		free(r.pages);
-		free(r.nodes);
-		free(r.status);
+		run_free(&r);
 	}
 	atomic_store(&spin_stop, 1);
 	for (i = 1; i < ncpus; i++)
@@ -514,20 +525,14 @@ static int profile_main(int argc, char **argv)
 	for (n = 0; n < (int)ARRAY_SIZE(patterns); n++) {
 		if (!strcmp(patterns[n], "memcpy") || !selected(argc, argv, patterns[n]))
 			continue;
-		memset(&r, 0, sizeof(r));
-		r.pages = calloc(NR_PAGES, sizeof(void *));
-		r.nodes = calloc(NR_PAGES, sizeof(int));
-		r.status = calloc(NR_PAGES, sizeof(int));
-		if (!r.pages || !r.nodes || !r.status || do_pattern(patterns[n], &r) ||
+		if (run_init(&r) || do_pattern(patterns[n], &r) ||
 		    print_profile(patterns[n]))
 			r.ok = 0;
 		printf("bench: profile pattern=%s pages=%d migrated=%ld ns=%llu ok=%d\n",
 		       patterns[n], NR_PAGES, r.migrated, (unsigned long long)r.ns, r.ok);
 		fflush(stdout);
 		failed += !r.ok;
-		free(r.pages);
-		free(r.nodes);
-		free(r.status);
+		run_free(&r);
 	}
 	printf("bench: done failed=%d\n", failed);
 	return failed ? 1 : 0;
@@ -587,11 +592,7 @@ int main(int argc, char **argv)
 		if (!selected(argc, argv, patterns[n]))
 			continue;
 		for (run = 1; run <= RUNS; run++) {
-			memset(&r, 0, sizeof(r));
-			r.pages = calloc(NR_PAGES, sizeof(void *));
-			r.nodes = calloc(NR_PAGES, sizeof(int));
-			r.status = calloc(NR_PAGES, sizeof(int));
-			if (!r.pages || !r.nodes || !r.status ||
+			if (run_init(&r) ||
 			    (!strcmp(patterns[n], "memcpy") ? do_memcpy(&r) :
 			     do_pattern(patterns[n], &r))) {
 				fprintf(stderr, "bench: %s: setup failed: %s\n", patterns[n],
@@ -604,9 +605,7 @@ int main(int argc, char **argv)
 			       r.inexact, r.migrated, r.thp_moved, r.thp_split);
 			fflush(stdout);
 			failed += !r.ok;
-			free(r.pages);
-			free(r.nodes);
-			free(r.status);
+			run_free(&r);
 		}
 	}
 	printf("bench: done failed=%d\n", failed);
