@@ -184,11 +184,6 @@ TEST_F_TIMEOUT(swapon, limit_and_every_type, 300)
 
 		fill(buf, BUF_PAGES, self->psize, i);
 		ASSERT_EQ(madvise(buf, BUF_PAGES * self->psize, MADV_PAGEOUT), 0);
-		if (swap_used(self->path[i]) == 0) {
-			/* Best effort by design: a page may be busy for a moment. */
-			TH_LOG("nothing paged out to swap file %d at once, once more", i);
-			ASSERT_EQ(madvise(buf, BUF_PAGES * self->psize, MADV_PAGEOUT), 0);
-		}
 		ASSERT_GT(swap_used(self->path[i]), 0)
 			TH_LOG("nothing was paged out to %s", self->path[i]);
 		bad = first_bad(buf, BUF_PAGES, self->psize, i, &word, &got);
