@@ -15,7 +15,10 @@
  * - half_placed: every other page is already on the target - one call per
  *   window, not one after every page that needs no move;
  * - thp_listed: THPs listed page by page - every entry's status is the
- *   node its page ends on (no -EBUSY for the pages after the first).
+ *   node its page ends on (no -EBUSY for the pages after the first);
+ * - thp_one_entry_each: 32 THPs named by one entry each - a window ends
+ *   before it holds more than 32 MiB isolated (MOVE_PAGES_BATCH), so no
+ *   migrate_pages() call moves more than 16 of them.
  *
  * Each case also checks every page's data and node afterwards.
  */
@@ -235,6 +238,60 @@ TEST_F(batch, thp_listed)
 		return;
 	EXPECT_EQ(c.moved, NR_PAGES);
 	EXPECT_LE(c.events, NR_WINDOWS);
+}
+
+#define NR_BIG		32
+#define BATCH_PAGES	((32UL << 20) / 4096)	/* MOVE_PAGES_BATCH with 4 KiB pages */
+
+TEST_F(batch, thp_one_entry_each)
+{
+	size_t len = (NR_BIG + 1) * HUGE_SIZE, word = 0;
+	size_t per = HUGE_SIZE / self->r.psize;
+	void *pages[NR_BIG];
+	int nodes[NR_BIG], status[NR_BIG], i;
+	uint64_t got = 0;
+	struct calls c;
+	char *map, *mem;
+	long rc;
+
+	if (self->r.psize != 4096)
+		SKIP(return, "the bound is counted for 4 KiB pages");
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(map, MAP_FAILED);
+	mem = (char *)(((uintptr_t)map + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1));
+	ASSERT_EQ(madvise(mem, NR_BIG * HUGE_SIZE, MADV_HUGEPAGE), 0);
+	fill(mem, NR_BIG * per, self->r.psize, 0);
+	if (smaps_kb(mem, "AnonHugePages") < (long)(NR_BIG * HUGE_SIZE >> 10)) {
+		munmap(map, len);
+		SKIP(return, "the range is not all THPs");
+	}
+	for (i = 0; i < NR_BIG; i++) {
+		pages[i] = mem + i * HUGE_SIZE + (i % per) * self->r.psize;
+		nodes[i] = self->r.node[0];
+	}
+	ASSERT_EQ(move_pages(0, NR_BIG, pages, nodes, status, MPOL_MF_MOVE), 0);
+	for (i = 0; i < NR_BIG; i++)
+		nodes[i] = self->r.node[1];
+	ASSERT_EQ(write_file(TRACING "/trace", ""), 0);
+	ASSERT_EQ(write_file(EVENT "/enable", "1"), 0);
+	self->r.tracing = 1;
+	rc = move_pages(0, NR_BIG, pages, nodes, status, MPOL_MF_MOVE);
+	ASSERT_EQ(write_file(EVENT "/enable", "0"), 0);
+	self->r.tracing = 0;
+	ASSERT_EQ(rc, 0) TH_LOG("move_pages: %ld (%s)", rc, strerror(errno));
+	c = read_calls();
+	for (i = 0; i < NR_BIG; i++)
+		ASSERT_EQ(status[i], nodes[i]) TH_LOG("THP %d: status %d", i, status[i]);
+	ASSERT_EQ(move_pages(0, NR_BIG, pages, NULL, status, 0), 0);
+	for (i = 0; i < NR_BIG; i++)
+		ASSERT_EQ(status[i], nodes[i]) TH_LOG("THP %d is on node %d", i, status[i]);
+	ASSERT_EQ(first_bad(mem, NR_BIG * per, self->r.psize, 0, &word, &got), -1)
+		TH_LOG("word %zu is %#llx", word, (unsigned long long)got);
+	TH_LOG("%ld migrate_pages() calls moved %ld pages, at most %ld in one", c.events,
+	       c.moved, c.largest);
+	EXPECT_EQ(c.moved, NR_BIG * per);
+	EXPECT_LE(c.largest, BATCH_PAGES) TH_LOG("more than 32 MiB isolated at once");
+	munmap(map, len);
 }
 
 TEST_HARNESS_MAIN
