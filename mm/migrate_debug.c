@@ -8,8 +8,11 @@
  * - after remove_migration_ptes() has restored a folio's mappings (on
  *   success and on rollback), the same reverse map is walked once more and
  *   any migration entry still naming the source folio is an orphan;
- * - a page table walker that does not migrate (zap, fork, mprotect) and
- *   meets a migration entry whose folio is not locked has found an orphan.
+ * - mprotect, which changes a migration entry in place, reports one whose
+ *   folio is not locked: an orphan.  Zap and fork need no such report:
+ *   the pfn_swap_entry_folio() they call next already BUG()s on it (with a
+ *   stack trace at the same place), while mprotect looks up the folio of
+ *   a write entry only, and keeps an orphaned read entry without a word.
  *
  * Nothing is repaired: the report names the mm, address, vma flags, entry
  * and folio, and the entry stays for the caller to trip over, as it would
@@ -101,6 +104,12 @@ void __migration_entry_check_walker(struct vm_area_struct *vma, unsigned long ad
 {
 	struct folio *folio = page_folio(pfn_to_page(swp_offset_pfn(entry)));
 
+	/*
+	 * As in swap_entry_migration_sync(): a split may turn the page into
+	 * a folio of its own; pairs with the write barrier of the split, so
+	 * that a locked folio is not seen as an unlocked one.
+	 */
+	smp_rmb();
 	if (!folio_test_locked(folio))
 		report(vma, addr, entry, walker);
 }

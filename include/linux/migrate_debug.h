@@ -64,11 +64,12 @@ static inline void migration_entry_expect_reports(struct task_struct *task,
  * @vma: the vma in which the entry was found
  * @addr: the user address of the entry
  * @entry: the swap entry found there (any kind; only migration entries are checked)
- * @walker: who met it ("zap", "fork", "mprotect")
+ * @walker: who met it ("mprotect")
  *
- * Page table walkers that do not migrate (zap on munmap or exit, fork's copy,
- * mprotect) may meet a migration entry, but only while its folio is locked by
- * the migration in progress.  An unlocked folio means the entry is an orphan.
+ * A page table walker that does not migrate may meet a migration entry, but
+ * only while its folio is locked by the migration in progress.  An unlocked
+ * folio means the entry is an orphan.  Zap and fork do not need this: the
+ * pfn_swap_entry_folio() they call already BUG()s on an unlocked folio.
  */
 static inline void migration_entry_check_walker(struct vm_area_struct *vma,
 						unsigned long addr, swp_entry_t entry,
