@@ -3,7 +3,8 @@
  * move_pages(2) with the arrays callers really build: the pages of one THP
  * asked to different nodes, the same address twice, the pages of several
  * THPs interleaved or shuffled, THPs that start in the middle of the
- * array, a bad entry half-way and a page that cannot move.
+ * array, a bad entry half-way, a page that cannot move, and pages another
+ * CPU's LRU batches hold.
  *
  * After every call each status that is not an errno must be the node a
  * query right after the call reports for that page, the entries a call
@@ -18,6 +19,8 @@
 #include <fcntl.h>
 #include <numa.h>
 #include <numaif.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -485,6 +488,125 @@ TEST_F(shapes, unmovable_page)
 	ASSERT_EQ(check_statuses(_metadata, self, n), 0);
 	for (i = 0; i < n; i++)
 		ASSERT_EQ(self->status[i], self->nodes[i]) TH_LOG("entry %zu", i);
+}
+
+#define NR_BATCHED	8	/* fewer than a per-CPU LRU batch holds */
+
+struct on_cpu {
+	int cpu;
+	char *mem;		/* NR_BATCHED pages */
+	size_t psize;
+	int fd;			/* the memfd behind @mem, or -1 */
+	char *empty;		/* a page never touched, for MADV_COLD */
+	int err;
+};
+
+static int pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+/*
+ * On its own CPU: drain that CPU's LRU batches (MADV_COLD on a range with
+ * nothing in it does only that), then leave NR_BATCHED folios in them -
+ * fresh anonymous pages faulted here wait in lru_add; shmem pages read
+ * twice wait in lru_activate, holding a reference.
+ */
+static void *fill_batches(void *arg)
+{
+	struct on_cpu *c = arg;
+	char buf[64];
+	int i, k;
+
+	c->err = pin(c->cpu) ? errno : 0;
+	if (c->err || madvise(c->empty, c->psize, MADV_COLD)) {
+		c->err = c->err ? c->err : errno;
+		return NULL;
+	}
+	if (c->fd < 0) {
+		fill(c->mem, NR_BATCHED, c->psize, 0);
+		return NULL;
+	}
+	for (i = 0; i < NR_BATCHED; i++) {
+		for (k = 0; k < 2; k++)
+			if (pread(c->fd, buf, sizeof(buf), i * c->psize) != sizeof(buf))
+				c->err = errno ? errno : EIO;
+	}
+	return NULL;
+}
+
+/*
+ * Pages whose folios sit in another CPU's LRU batches, moved from CPU 0:
+ * they still move.  Fresh anonymous pages (lru_add: they do not isolate
+ * until the batch is drained) and shmem pages queued for activation
+ * (lru_activate: they isolate, but the batch's reference keeps them from
+ * migrating).
+ */
+TEST_F(shapes, other_cpu_lru_batches)
+{
+	int a = self->node[0], b = self->node[1], shm, i;
+	size_t len = NR_BATCHED * self->psize;
+	struct on_cpu c = { .cpu = 1, .psize = self->psize };
+	size_t word = 0;
+	uint64_t got = 0;
+	pthread_t t;
+	long rc;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs two CPUs");
+	ASSERT_EQ(pin(0), 0);
+	c.empty = mmap(NULL, self->psize, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(c.empty, MAP_FAILED);
+	for (shm = 0; shm < 2; shm++) {
+		const char *what = shm ? "shmem in lru_activate" : "anon in lru_add";
+
+		c.fd = -1;
+		if (shm) {
+			c.fd = memfd_create("lru_batches", 0);
+			ASSERT_GE(c.fd, 0);
+			ASSERT_EQ(ftruncate(c.fd, len), 0);
+			c.mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c.fd, 0);
+			ASSERT_NE(c.mem, MAP_FAILED);
+			fill(c.mem, NR_BATCHED, self->psize, 0);
+			/* On the LRU, referenced once, mapped here; then CPU 1 reads. */
+			ASSERT_EQ(madvise(c.empty, self->psize, MADV_COLD), 0);
+		} else {
+			c.mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			ASSERT_NE(c.mem, MAP_FAILED);
+			ASSERT_EQ(madvise(c.mem, len, MADV_NOHUGEPAGE), 0);
+		}
+		ASSERT_EQ(pthread_create(&t, NULL, fill_batches, &c), 0);
+		ASSERT_EQ(pthread_join(t, NULL), 0);
+		ASSERT_EQ(c.err, 0) TH_LOG("%s: %s", what, strerror(c.err));
+		for (i = 0; i < NR_BATCHED; i++) {
+			self->pages[i] = c.mem + i * self->psize;
+			self->query[i] = UNTOUCHED;
+		}
+		ASSERT_EQ(move_pages(0, NR_BATCHED, self->pages, NULL, self->query, 0), 0);
+		for (i = 0; i < NR_BATCHED; i++)
+			self->nodes[i] = self->query[i] == a ? b : a;
+		rc = move(self, NR_BATCHED);
+		EXPECT_EQ(rc, 0) TH_LOG("%s: move_pages %ld (%s)", what, rc, strerror(errno));
+		EXPECT_EQ(move_pages(0, NR_BATCHED, self->pages, NULL, self->query, 0), 0);
+		for (i = 0; i < NR_BATCHED; i++) {
+			EXPECT_EQ(self->status[i], self->nodes[i])
+				TH_LOG("%s: page %d status %d", what, i, self->status[i]);
+			EXPECT_EQ(self->query[i], self->nodes[i])
+				TH_LOG("%s: page %d is on %d", what, i, self->query[i]);
+		}
+		EXPECT_EQ(first_bad(c.mem, NR_BATCHED, self->psize, 0, &word, &got), -1)
+			TH_LOG("%s: word %zu is %#llx", what, word, (unsigned long long)got);
+		munmap(c.mem, len);
+		if (c.fd >= 0)
+			close(c.fd);
+	}
+	munmap(c.empty, self->psize);
 }
 
 TEST_HARNESS_MAIN
