@@ -44,6 +44,8 @@
 #define ARRAY_PAGES	16	/* room for the pages/nodes/status arrays */
 #define DEFAULT_CALLS	100000	/* MIGRATION_FUZZ_CALLS or -n: fewer */
 #define CANARY		0x63616e617279ULL
+#define UNTOUCHED	(-1000)	/* a status the kernel never writes */
+#define WINDOW		512	/* entries move_pages() takes at a time */
 
 static size_t psize;
 static char *pages;		/* NR_PAGES with a pattern */
@@ -241,6 +243,49 @@ static int undocumented(char *why, size_t len, int err)
 	return snprintf(why, len, "errno %d (%s) is not documented", err, strerror(err));
 }
 
+/*
+ * The statuses of a move_pages() call that could be read back: the ones
+ * written come first, then the untouched ones; each written node is where
+ * a query right after the call finds the page - unless a later window of
+ * 512 entries named the same page with another node and moved it again.
+ * The return value counts every entry the call did not reach.
+ */
+static int check_statuses(char *why, size_t len, pid_t pid, unsigned long count,
+			  void **pv, const int *nv, const int *sv, long ret)
+{
+	static int qv[ARRAY_PAGES * 4096 / sizeof(int)];
+	unsigned long i, j, written;
+	uintptr_t mask = ~(uintptr_t)(psize - 1);
+
+	for (written = 0; written < count && sv[written] != UNTOUCHED; written++)
+		;
+	for (i = written; i < count; i++)
+		if (sv[i] != UNTOUCHED)
+			return snprintf(why, len, "status[%lu] written after untouched [%lu]",
+					i, written);
+	if (ret == 0 && written != count)
+		return snprintf(why, len, "returned 0 with %lu statuses unwritten",
+				count - written);
+	if (ret > 0 && (unsigned long)ret < count - written)
+		return snprintf(why, len, "returned %ld with %lu entries not reached", ret,
+				count - written);
+	if (!written || count > sizeof(qv) / sizeof(qv[0]) ||
+	    syscall(SYS_move_pages, pid, written, pv, NULL, qv, 0))
+		return 0;
+	for (i = 0; i < written; i++) {
+		if (sv[i] < 0 || sv[i] == qv[i])
+			continue;
+		for (j = (i / WINDOW + 1) * WINDOW; nv && j < written; j++)
+			if (((uintptr_t)pv[j] & mask) == ((uintptr_t)pv[i] & mask) &&
+			    nv[j] != sv[i])
+				break;
+		if (!nv || j >= written)
+			return snprintf(why, len, "status[%lu] = %d, but a query says %d",
+					i, sv[i], qv[i]);
+	}
+	return 0;
+}
+
 static int is_mem_node(int n)
 {
 	int i;
@@ -266,7 +311,7 @@ static int one_call(char *why, size_t len, int *dirty)
 		void **pv = (void **)arrays;
 		int *nv, *sv, flags = pick(4) ? MPOL_MF_MOVE : pick(4) ? MPOL_MF_MOVE_ALL :
 				      (int)rnd();
-		int query = !pick(4), where = pick(8);
+		int query = !pick(4), where = pick(8), checkable;
 		pid_t pid = any_pid();
 
 		count = any_count(room);
@@ -297,6 +342,10 @@ static int one_call(char *why, size_t len, int *dirty)
 		snprintf(last_call, sizeof(last_call),
 			 "move_pages(pid=%d, count=%lu, pages=%p, nodes=%s, status=%p, flags=%#x)",
 			 pid, count, (void *)pv, query ? "NULL" : "set", (void *)sv, flags);
+		checkable = count <= room && sv != (int *)hole && !*dirty &&
+			    (char *)sv + count * sizeof(int) <= arrays + ARRAY_PAGES * psize;
+		for (i = 0; checkable && i < count; i++)
+			sv[i] = UNTOUCHED;
 		errno = 0;
 		ret = syscall(SYS_move_pages, pid, count, pv, query ? NULL : nv, sv, flags);
 		err = errno;
@@ -304,15 +353,14 @@ static int one_call(char *why, size_t len, int *dirty)
 			return undocumented(why, len, err);
 		if (ret > 0 && (unsigned long)ret > count)
 			return snprintf(why, len, "returned %ld > count %lu", ret, count);
-		/* With a positive return the entries not attempted have no status. */
-		if (ret == 0 && count <= room && sv != (int *)hole && !*dirty &&
-		    (char *)sv + count * sizeof(int) <= arrays + ARRAY_PAGES * psize) {
-			for (i = 0; i < count; i++) {
-				if (sv[i] < 0 ? errno_ok(-sv[i], status_errs) : is_mem_node(sv[i]))
-					continue;
-				return snprintf(why, len, "status[%lu] = %d", i, sv[i]);
-			}
+		for (i = 0; checkable && i < count && sv[i] != UNTOUCHED; i++) {
+			if (sv[i] < 0 ? errno_ok(-sv[i], status_errs) : is_mem_node(sv[i]))
+				continue;
+			return snprintf(why, len, "status[%lu] = %d", i, sv[i]);
 		}
+		if (checkable && check_statuses(why, len, pid, count, pv, query ? NULL : nv,
+						sv, ret))
+			return 1;
 	} else if (what < 6) {		/* migrate_pages */
 		unsigned long *from, *to, m2;
 		char *e2;

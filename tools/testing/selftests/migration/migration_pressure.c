@@ -8,8 +8,9 @@
  * - the caller is not killed (the target allocation is __GFP_THISNODE,
  *   which never invokes the OOM killer);
  * - the call either succeeds with a status for every page, or fails with
- *   ENOMEM after moving what fitted; every page is where its status (or
- *   a query) says, the pages that did not fit are still on the source
+ *   ENOMEM (or returns how many did not move) after moving what fitted;
+ *   every status it wrote is where its page is by a query, the statuses it
+ *   did not write (the array is pre-filled) come after all it wrote, the pages that did not fit are still on the source
  *   node, and every word of every page is intact (the pages are mlocked,
  *   so that reclaim cannot swap them out meanwhile);
  * - once the pool is shrunk back and the pages unmapped, the target
@@ -32,6 +33,7 @@
 
 #define NR_PAGES	32768	/* 128 MiB: more than a full node has left */
 #define LEAK_SLACK_KB	(8 * 1024)
+#define UNTOUCHED	(-1000)	/* a status the kernel never writes */
 
 /* MemFree of @node in kB, from its meminfo; -1 if unreadable. */
 static long node_free_kb(int node)
@@ -108,7 +110,7 @@ TEST_F_TIMEOUT(pressure, target_node_full, 240)
 	int *nodes = calloc(NR_PAGES, sizeof(int)), *status = calloc(NR_PAGES, sizeof(int));
 	int *where = calloc(NR_PAGES, sizeof(int));
 	void **pages = calloc(NR_PAGES, sizeof(void *));
-	long i, moved = 0, left, rc, pool, free_full, free_after, bad;
+	long i, moved = 0, left, rc, pool, free_full, free_after, bad, untouched = 0;
 	size_t word = 0;
 	uint64_t got = 0;
 	int err;
@@ -131,8 +133,10 @@ TEST_F_TIMEOUT(pressure, target_node_full, 240)
 		SKIP(return, "node %d still has %ld kB free with its hugetlb pool grown",
 		     self->dst, free_full);
 
-	for (i = 0; i < NR_PAGES; i++)
+	for (i = 0; i < NR_PAGES; i++) {
 		nodes[i] = self->dst;
+		status[i] = UNTOUCHED;
+	}
 	errno = 0;
 	rc = move_pages(0, NR_PAGES, pages, nodes, status, MPOL_MF_MOVE);
 	err = errno;
@@ -146,15 +150,24 @@ TEST_F_TIMEOUT(pressure, target_node_full, 240)
 			TH_LOG("page %ld is on node %d (%s)", i, where[i],
 			       where[i] < 0 ? strerror(-where[i]) : "no such node");
 		moved += where[i] == self->dst;
-		if (rc < 0)
+		if (status[i] == UNTOUCHED) {
+			untouched++;
 			continue;
+		}
+		ASSERT_EQ(untouched, 0)
+			TH_LOG("page %ld has a status after %ld untouched ones", i, untouched);
 		ASSERT_TRUE(status[i] == where[i] || (status[i] == -ENOMEM &&
 						      where[i] == self->src))
 			TH_LOG("page %ld: status %d but on node %d", i, status[i], where[i]);
 	}
+	/* Entries the call did not reach count as not migrated. */
+	ASSERT_TRUE(!untouched || rc != 0)
+		TH_LOG("%ld statuses not written by a call that returned 0", untouched);
+	if (rc > 0)
+		ASSERT_GE(rc, untouched);
 	left = NR_PAGES - moved;
-	TH_LOG("rc %ld (%s): %ld pages moved, %ld stayed on node %d", rc,
-	       rc < 0 ? strerror(err) : "ok", moved, left, self->src);
+	TH_LOG("rc %ld (%s): %ld pages moved, %ld stayed on node %d, %ld statuses unwritten",
+	       rc, rc < 0 ? strerror(err) : "ok", moved, left, self->src, untouched);
 	ASSERT_GT(left, 0) TH_LOG("every page fitted on a node with %ld kB free", free_full);
 	if (rc > 0)
 		ASSERT_LE(rc, NR_PAGES);

@@ -94,6 +94,22 @@ static inline long smaps_kb(void *addr, const char *field)
 	return kb;
 }
 
+/* Event @name of /proc/vmstat, or -1 when the kernel has none. */
+static inline long vmstat_event(const char *name)
+{
+	FILE *f = fopen("/proc/vmstat", "r");
+	char key[64];
+	long v, found = -1;
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &v) == 2)
+		if (!strcmp(key, name))
+			found = v;
+	fclose(f);
+	return found;
+}
+
 static inline long read_long(const char *path)
 {
 	FILE *f = fopen(path, "r");

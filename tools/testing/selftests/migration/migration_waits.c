@@ -80,17 +80,7 @@ static void *accessor_fn(void *arg)
 /* pgmigrate_wait_<kind> from /proc/vmstat, or -1 when the kernel has none. */
 static long read_event(const char *name)
 {
-	FILE *f = fopen("/proc/vmstat", "r");
-	char key[64];
-	long v, found = -1;
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &v) == 2)
-		if (!strcmp(key, name))
-			found = v;
-	fclose(f);
-	return found;
+	return vmstat_event(name);
 }
 
 static int write_file(const char *path, const char *s)

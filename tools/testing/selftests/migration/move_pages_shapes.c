@@ -498,6 +498,7 @@ struct on_cpu {
 	size_t psize;
 	int fd;			/* the memfd behind @mem, or -1 */
 	char *empty;		/* a page never touched, for MADV_COLD */
+	int ready[2], go[2];	/* pipes: batches filled; the thread may exit */
 	int err;
 };
 
@@ -514,7 +515,9 @@ static int pin(int cpu)
  * On its own CPU: drain that CPU's LRU batches (MADV_COLD on a range with
  * nothing in it does only that), then leave NR_BATCHED folios in them -
  * fresh anonymous pages faulted here wait in lru_add; shmem pages read
- * twice wait in lru_activate, holding a reference.
+ * twice wait in lru_activate, holding a reference.  Then sleep until told
+ * to exit: an exiting thread frees its stack with MADV_DONTNEED, whose
+ * TLB flush drains this CPU's batches.
  */
 static void *fill_batches(void *arg)
 {
@@ -523,20 +526,39 @@ static void *fill_batches(void *arg)
 	int i, k;
 
 	c->err = pin(c->cpu) ? errno : 0;
-	if (c->err || madvise(c->empty, c->psize, MADV_COLD)) {
-		c->err = c->err ? c->err : errno;
-		return NULL;
-	}
-	if (c->fd < 0) {
+	if (!c->err && madvise(c->empty, c->psize, MADV_COLD))
+		c->err = errno;
+	if (!c->err && c->fd < 0)
 		fill(c->mem, NR_BATCHED, c->psize, 0);
-		return NULL;
-	}
-	for (i = 0; i < NR_BATCHED; i++) {
+	for (i = 0; !c->err && c->fd >= 0 && i < NR_BATCHED; i++)
 		for (k = 0; k < 2; k++)
 			if (pread(c->fd, buf, sizeof(buf), i * c->psize) != sizeof(buf))
 				c->err = errno ? errno : EIO;
-	}
+	if (write(c->ready[1], "r", 1) != 1 && !c->err)
+		c->err = errno;
+	if (read(c->go[0], buf, 1) != 1 && !c->err)
+		c->err = errno;
 	return NULL;
+}
+
+/* Whether the page at @addr is on an LRU list: 1, 0, or -1 if unknown. */
+static int on_lru(void *addr, size_t psize)
+{
+	uint64_t entry = 0, flags = 0;
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	int kpf = open("/proc/kpageflags", O_RDONLY);
+	int ret = -1;
+
+	if (pm >= 0 && kpf >= 0 &&
+	    pread(pm, &entry, 8, (uintptr_t)addr / psize * 8) == 8 &&
+	    (entry >> 63) && (entry & ((1ULL << 55) - 1)) &&
+	    pread(kpf, &flags, 8, (entry & ((1ULL << 55) - 1)) * 8) == 8)
+		ret = (flags >> 5) & 1;		/* KPF_LRU */
+	if (pm >= 0)
+		close(pm);
+	if (kpf >= 0)
+		close(kpf);
+	return ret;
 }
 
 /*
@@ -544,7 +566,8 @@ static void *fill_batches(void *arg)
  * they still move.  Fresh anonymous pages (lru_add: they do not isolate
  * until the batch is drained) and shmem pages queued for activation
  * (lru_activate: they isolate, but the batch's reference keeps them from
- * migrating).
+ * migrating) - and the batches are drained before a migration is tried,
+ * so that none fails first (pgmigrate_fail stays still).
  */
 TEST_F(shapes, other_cpu_lru_batches)
 {
@@ -553,8 +576,8 @@ TEST_F(shapes, other_cpu_lru_batches)
 	struct on_cpu c = { .cpu = 1, .psize = self->psize };
 	size_t word = 0;
 	uint64_t got = 0;
+	long rc, failed;
 	pthread_t t;
-	long rc;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		SKIP(return, "needs two CPUs");
@@ -581,9 +604,15 @@ TEST_F(shapes, other_cpu_lru_batches)
 			ASSERT_NE(c.mem, MAP_FAILED);
 			ASSERT_EQ(madvise(c.mem, len, MADV_NOHUGEPAGE), 0);
 		}
+		ASSERT_EQ(pipe(c.ready), 0);
+		ASSERT_EQ(pipe(c.go), 0);
 		ASSERT_EQ(pthread_create(&t, NULL, fill_batches, &c), 0);
-		ASSERT_EQ(pthread_join(t, NULL), 0);
+		ASSERT_EQ(read(c.ready[0], &i, 1), 1);
 		ASSERT_EQ(c.err, 0) TH_LOG("%s: %s", what, strerror(c.err));
+		/* The test is only worth its name if the batch holds them. */
+		if (!shm)
+			ASSERT_EQ(on_lru(c.mem, self->psize), 0)
+				TH_LOG("the fresh page went to the LRU at once");
 		for (i = 0; i < NR_BATCHED; i++) {
 			self->pages[i] = c.mem + i * self->psize;
 			self->query[i] = UNTOUCHED;
@@ -591,8 +620,13 @@ TEST_F(shapes, other_cpu_lru_batches)
 		ASSERT_EQ(move_pages(0, NR_BATCHED, self->pages, NULL, self->query, 0), 0);
 		for (i = 0; i < NR_BATCHED; i++)
 			self->nodes[i] = self->query[i] == a ? b : a;
+		failed = vmstat_event("pgmigrate_fail");
 		rc = move(self, NR_BATCHED);
+		failed = vmstat_event("pgmigrate_fail") - failed;
 		EXPECT_EQ(rc, 0) TH_LOG("%s: move_pages %ld (%s)", what, rc, strerror(errno));
+		EXPECT_EQ(failed, 0)
+			TH_LOG("%s: %ld pages failed a migration before the batches were drained",
+			       what, failed);
 		EXPECT_EQ(move_pages(0, NR_BATCHED, self->pages, NULL, self->query, 0), 0);
 		for (i = 0; i < NR_BATCHED; i++) {
 			EXPECT_EQ(self->status[i], self->nodes[i])
@@ -602,6 +636,12 @@ TEST_F(shapes, other_cpu_lru_batches)
 		}
 		EXPECT_EQ(first_bad(c.mem, NR_BATCHED, self->psize, 0, &word, &got), -1)
 			TH_LOG("%s: word %zu is %#llx", what, word, (unsigned long long)got);
+		ASSERT_EQ(write(c.go[1], "g", 1), 1);
+		ASSERT_EQ(pthread_join(t, NULL), 0);
+		close(c.ready[0]);
+		close(c.ready[1]);
+		close(c.go[0]);
+		close(c.go[1]);
 		munmap(c.mem, len);
 		if (c.fd >= 0)
 			close(c.fd);
