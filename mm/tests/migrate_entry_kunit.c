@@ -313,12 +313,13 @@ static void migrate_entry_other_kinds(struct kunit *test)
 }
 
 /*
- * Contract: the type space is laid out so that migration types sit above
- * every swap file type (the seeds' swapon range bug was an overlap here):
+ * Contract: the migration types are reserved above every swap file type:
  * MAX_SWAPFILES <= each migration type < 2^MAX_SWAPFILES_SHIFT, the three
  * are distinct, and no swap type below MAX_SWAPFILES decodes as migration.
+ * That swapon() hands out no type past MAX_SWAPFILES is the swapon_limit
+ * selftest's to show; this case checks the layout it relies on.
  */
-static void migrate_entry_type_space(struct kunit *test)
+static void migrate_entry_types_reserved(struct kunit *test)
 {
 	unsigned int types[] = { SWP_MIGRATION_READ, SWP_MIGRATION_READ_EXCLUSIVE,
 				 SWP_MIGRATION_WRITE };
@@ -342,7 +343,7 @@ static struct kunit_case migrate_entry_test_cases[] = {
 	KUNIT_CASE_PARAM(migrate_entry_young_dirty, migrate_entry_gen_params),
 	KUNIT_CASE_PARAM(migrate_entry_pmd_round_trip, migrate_entry_gen_params),
 	KUNIT_CASE_PARAM(migrate_entry_other_kinds, migrate_entry_other_gen_params),
-	KUNIT_CASE(migrate_entry_type_space),
+	KUNIT_CASE(migrate_entry_types_reserved),
 	{}
 };
 

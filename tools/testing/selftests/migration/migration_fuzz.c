@@ -269,7 +269,7 @@ static int check_statuses(char *why, size_t len, pid_t pid, unsigned long count,
 	if (ret > 0 && (unsigned long)ret < count - written)
 		return snprintf(why, len, "returned %ld with %lu entries not reached", ret,
 				count - written);
-	if (!written || count > sizeof(qv) / sizeof(qv[0]) ||
+	if (!written || count > ARRAY_SIZE(qv) ||
 	    syscall(SYS_move_pages, pid, written, pv, NULL, qv, 0))
 		return 0;
 	for (i = 0; i < written; i++) {

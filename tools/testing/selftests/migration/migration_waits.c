@@ -236,7 +236,8 @@ static void move_rounds(struct __test_metadata *_metadata, void **pages, int nr,
 
 /*
  * Accesses during migration raise the variant's pgmigrate_wait_* event;
- * the same accesses without migration leave it alone.
+ * the same accesses without migration, a control, raise it far less (the
+ * rest of the system may wait on migrations of its own meanwhile).
  */
 TEST_F_TIMEOUT(waits, counters, 120)
 {
@@ -265,8 +266,13 @@ TEST_F_TIMEOUT(waits, counters, 120)
 	ASSERT_EQ(stop_accessor(&self->acc, &self->running), 0)
 		TH_LOG("the accessor saw wrong data without migration");
 	quiet = read_event(variant->counter) - before;
-	ASSERT_EQ(quiet, 0) TH_LOG("%ld %s waits counted without any migration", quiet,
-				   variant->kind);
+	/*
+	 * The counters are system-wide: the control tells what the rest of
+	 * the system adds, and the accessor must have waited far more.
+	 */
+	TH_LOG("the same passes without migration: %ld %s waits", quiet, variant->kind);
+	ASSERT_GT(during, 2 * quiet) TH_LOG("%ld waits with migration, %ld without", during,
+					    quiet);
 }
 
 /*

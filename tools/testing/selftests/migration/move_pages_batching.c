@@ -15,7 +15,8 @@
  * - half_placed: every other page is already on the target - one call per
  *   window, not one after every page that needs no move;
  * - thp_listed: THPs listed page by page - every entry's status is the
- *   node its page ends on (no -EBUSY for the pages after the first);
+ *   node its page ends on (no -EBUSY for the pages after the first), also
+ *   when the list starts and ends half-way into a THP (thp_listed_unaligned);
  * - thp_one_entry_each: 32 THPs named by one entry each - a window ends
  *   before it holds more than 32 MiB isolated (MOVE_PAGES_BATCH), so no
  *   migrate_pages() call moves more than 16 of them.
@@ -144,8 +145,9 @@ static struct calls read_calls(void)
  * (untimed, untraced), then trace one move_pages() of every page to
  * @after[i % 2].  Checks the call, every status, data and node.
  */
-static struct calls traced_move(struct __test_metadata *_metadata, struct range *self,
-				int thp, const int before[2], const int after[2])
+static struct calls traced_move_range(struct __test_metadata *_metadata, struct range *self,
+				      int thp, const int before[2], const int after[2],
+				      size_t first, size_t n)
 {
 	struct calls c = { -1 };
 	size_t word = 0;
@@ -170,14 +172,16 @@ static struct calls traced_move(struct __test_metadata *_metadata, struct range 
 	ASSERT_EQ(write_file(TRACING "/trace", ""), 0);
 	ASSERT_EQ(write_file(EVENT "/enable", "1"), 0);
 	self->tracing = 1;
-	rc = move_pages(0, NR_PAGES, self->pages, self->nodes, self->status, MPOL_MF_MOVE);
+	rc = move_pages(0, n, self->pages + first, self->nodes + first, self->status + first,
+			MPOL_MF_MOVE);
 	ASSERT_EQ(write_file(EVENT "/enable", "0"), 0);
 	self->tracing = 0;
 	ASSERT_EQ(rc, 0) TH_LOG("move_pages: %ld (%s)", rc, strerror(errno));
-	for (i = 0; i < NR_PAGES; i++)
+	for (i = first; i < (int)(first + n); i++)
 		ASSERT_EQ(self->status[i], self->nodes[i])
 			TH_LOG("page %d: status %d, target %d", i, self->status[i],
 			       self->nodes[i]);
+	/* Whole THPs move, also the pages of them the call did not list. */
 	ASSERT_EQ(move_pages(0, NR_PAGES, self->pages, NULL, self->status, 0), 0);
 	for (i = 0; i < NR_PAGES; i++)
 		ASSERT_EQ(self->status[i], self->nodes[i])
@@ -189,6 +193,12 @@ static struct calls traced_move(struct __test_metadata *_metadata, struct range 
 	TH_LOG("%ld migrate_pages() calls moved %ld pages, at most %ld in one", c.events,
 	       c.moved, c.largest);
 	return c;
+}
+
+static struct calls traced_move(struct __test_metadata *_metadata, struct range *self,
+				int thp, const int before[2], const int after[2])
+{
+	return traced_move_range(_metadata, self, thp, before, after, 0, NR_PAGES);
 }
 
 TEST_F(batch, all_to_one)
@@ -238,6 +248,25 @@ TEST_F(batch, thp_listed)
 		return;
 	EXPECT_EQ(c.moved, NR_PAGES);
 	EXPECT_LE(c.events, NR_WINDOWS);
+}
+
+/*
+ * The listed range starts and ends half-way into a THP (3584 entries over
+ * 8 THPs), so that THPs straddle the ends of the kernel's windows: each
+ * moves whole, once.
+ */
+TEST_F(batch, thp_listed_unaligned)
+{
+	int before[2] = { self->r.node[0], self->r.node[0] };
+	int after[2] = { self->r.node[1], self->r.node[1] };
+	size_t half = HUGE_SIZE / self->r.psize / 2;
+	struct calls c = traced_move_range(_metadata, &self->r, 1, before, after, half,
+					   NR_PAGES - 2 * half);
+
+	if (c.events < 0)
+		return;
+	EXPECT_EQ(c.moved, NR_PAGES) TH_LOG("a THP moved twice, or not whole?");
+	EXPECT_LE(c.events, (NR_PAGES - 2 * half + WINDOW - 1) / WINDOW);
 }
 
 #define NR_BIG		32
