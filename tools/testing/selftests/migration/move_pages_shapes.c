@@ -609,10 +609,12 @@ TEST_F(shapes, other_cpu_lru_batches)
 		ASSERT_EQ(pthread_create(&t, NULL, fill_batches, &c), 0);
 		ASSERT_EQ(read(c.ready[0], &i, 1), 1);
 		ASSERT_EQ(c.err, 0) TH_LOG("%s: %s", what, strerror(c.err));
-		/* The test is only worth its name if the batch holds them. */
-		if (!shm)
-			ASSERT_EQ(on_lru(c.mem, self->psize), 0)
-				TH_LOG("the fresh page went to the LRU at once");
+		/* The case is only worth its name if the batch holds them. */
+		if (!shm && on_lru(c.mem, self->psize)) {
+			ASSERT_EQ(write(c.go[1], "g", 1), 1);
+			ASSERT_EQ(pthread_join(t, NULL), 0);
+			SKIP(return, "the fresh page went to the LRU at once (or no kpageflags)");
+		}
 		for (i = 0; i < NR_BATCHED; i++) {
 			self->pages[i] = c.mem + i * self->psize;
 			self->query[i] = UNTOUCHED;
