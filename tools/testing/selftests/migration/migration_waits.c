@@ -228,9 +228,10 @@ static void move_rounds(struct __test_metadata *_metadata, void **pages, int nr,
 			nodes[i] = node[round % 2];
 		ASSERT_EQ(move_pages(0, nr, pages, nodes, status, MPOL_MF_MOVE), 0)
 			TH_LOG("round %d: %s", round, strerror(errno));
-		for (i = 0; i < nr; i++)
+		for (i = 0; i < nr; i++) {
 			ASSERT_EQ(status[i], nodes[i])
 				TH_LOG("round %d: page %d status %d", round, i, status[i]);
+		}
 	}
 }
 

@@ -177,16 +177,18 @@ static struct calls traced_move_range(struct __test_metadata *_metadata, struct 
 	ASSERT_EQ(write_file(EVENT "/enable", "0"), 0);
 	self->tracing = 0;
 	ASSERT_EQ(rc, 0) TH_LOG("move_pages: %ld (%s)", rc, strerror(errno));
-	for (i = first; i < (int)(first + n); i++)
+	for (i = first; i < (int)(first + n); i++) {
 		ASSERT_EQ(self->status[i], self->nodes[i])
 			TH_LOG("page %d: status %d, target %d", i, self->status[i],
 			       self->nodes[i]);
+	}
 	/* Whole THPs move, also the pages of them the call did not list. */
 	ASSERT_EQ(move_pages(0, NR_PAGES, self->pages, NULL, self->status, 0), 0);
-	for (i = 0; i < NR_PAGES; i++)
+	for (i = 0; i < NR_PAGES; i++) {
 		ASSERT_EQ(self->status[i], self->nodes[i])
 			TH_LOG("page %d is on node %d, not %d", i, self->status[i],
 			       self->nodes[i]);
+	}
 	ASSERT_EQ(first_bad(self->mem, NR_PAGES, self->psize, 0, &word, &got), -1)
 		TH_LOG("word %zu is %#llx", word, (unsigned long long)got);
 	c = read_calls();
@@ -309,11 +311,13 @@ TEST_F(batch, thp_one_entry_each)
 	self->r.tracing = 0;
 	ASSERT_EQ(rc, 0) TH_LOG("move_pages: %ld (%s)", rc, strerror(errno));
 	c = read_calls();
-	for (i = 0; i < NR_BIG; i++)
+	for (i = 0; i < NR_BIG; i++) {
 		ASSERT_EQ(status[i], nodes[i]) TH_LOG("THP %d: status %d", i, status[i]);
+	}
 	ASSERT_EQ(move_pages(0, NR_BIG, pages, NULL, status, 0), 0);
-	for (i = 0; i < NR_BIG; i++)
+	for (i = 0; i < NR_BIG; i++) {
 		ASSERT_EQ(status[i], nodes[i]) TH_LOG("THP %d is on node %d", i, status[i]);
+	}
 	ASSERT_EQ(first_bad(mem, NR_BIG * per, self->r.psize, 0, &word, &got), -1)
 		TH_LOG("word %zu is %#llx", word, (unsigned long long)got);
 	TH_LOG("%ld migrate_pages() calls moved %ld pages, at most %ld in one", c.events,

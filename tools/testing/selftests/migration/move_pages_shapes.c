@@ -177,6 +177,22 @@ static char *thp_page(FIXTURE_DATA(shapes) *self, size_t thp, size_t page)
 	return self->thp + thp * HUGE_SIZE + page * self->psize;
 }
 
+/* A call of @n entries that must move every page to its entry's node. */
+static void move_all_there(struct __test_metadata *_metadata, FIXTURE_DATA(shapes) *self,
+			   size_t n, int round)
+{
+	long rc = move(self, n);
+	size_t i;
+
+	ASSERT_EQ(rc, 0) TH_LOG("round %d: move_pages %ld (%s)", round, rc, strerror(errno));
+	ASSERT_EQ(check_statuses(_metadata, self, n), 0);
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(self->status[i], self->nodes[i])
+			TH_LOG("round %d entry %zu: status %d, target %d", round, i,
+			       self->status[i], self->nodes[i]);
+	}
+}
+
 /* A deterministic shuffle (the same every run). */
 static void shuffle(FIXTURE_DATA(shapes) *self, size_t n, unsigned int seed)
 {
@@ -220,10 +236,11 @@ TEST_F(shapes, thp_mixed_targets)
 		last = self->nodes[n - 1];
 		ASSERT_EQ(move(self, n), 0) TH_LOG("round %d: %s", round, strerror(errno));
 		ASSERT_EQ(check_statuses(_metadata, self, n), 0);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			ASSERT_EQ(self->query[i], last)
 				TH_LOG("round %d: page %zu on %d, the last entry asked %d",
 				       round, i, self->query[i], last);
+		}
 	}
 }
 
@@ -276,16 +293,12 @@ TEST_F(shapes, interleaved_thps)
 			self->pages[i] = thp_page(self, i % 2, i / 2);
 			self->nodes[i] = self->node[(round + 1) % 2];
 		}
-		ASSERT_EQ(move(self, n), 0);
-		ASSERT_EQ(check_statuses(_metadata, self, n), 0);
-		for (i = 0; i < n; i++)
-			ASSERT_EQ(self->status[i], self->nodes[i])
-				TH_LOG("round %d entry %zu: %d", round, i, self->status[i]);
+		move_all_there(_metadata, self, n, round);
 	}
 }
 
 /*
- * 64 pages of each of the 8 THPs with 64 base pages, each entry to a
+ * 64 pages of each of 7 THPs with 64 base pages, each entry to a
  * random node, shuffled, as a daemon sorting by hotness would build it -
  * 512 entries, the kernel's window: statuses match where the pages are,
  * and each folio is where its last entry asked.
@@ -355,12 +368,7 @@ TEST_F(shapes, shuffled_per_folio)
 			}
 		}
 		shuffle(self, n, seed + round);
-		ASSERT_EQ(move(self, n), 0);
-		ASSERT_EQ(check_statuses(_metadata, self, n), 0);
-		for (i = 0; i < n; i++)
-			ASSERT_EQ(self->status[i], self->nodes[i])
-				TH_LOG("round %d entry %zu: status %d, target %d", round, i,
-				       self->status[i], self->nodes[i]);
+		move_all_there(_metadata, self, n, round);
 	}
 }
 
@@ -380,11 +388,7 @@ TEST_F(shapes, unaligned_thps)
 			self->pages[i] = self->thp + (first + i) * self->psize;
 			self->nodes[i] = self->node[(round + 1) % 2];
 		}
-		ASSERT_EQ(move(self, n), 0);
-		ASSERT_EQ(check_statuses(_metadata, self, n), 0);
-		for (i = 0; i < n; i++)
-			ASSERT_EQ(self->status[i], self->nodes[i])
-				TH_LOG("round %d entry %zu: %d", round, i, self->status[i]);
+		move_all_there(_metadata, self, n, round);
 	}
 }
 
@@ -407,8 +411,9 @@ TEST_F(shapes, bad_node_mid_array)
 	ASSERT_EQ(rc, -1);
 	ASSERT_EQ(errno, ENODEV);
 	ASSERT_EQ(check_statuses(_metadata, self, n), n - 700);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		ASSERT_EQ(self->query[i], i < 700 ? b : a) TH_LOG("page %zu", i);
+	}
 }
 
 /*
@@ -441,8 +446,9 @@ TEST_F(shapes, pages_array_guard)
 	ASSERT_EQ(rc, -1);
 	ASSERT_EQ(errno, EFAULT);
 	ASSERT_EQ(check_statuses(_metadata, self, n), n - 700);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		ASSERT_EQ(self->query[i], i < 700 ? b : a) TH_LOG("page %zu", i);
+	}
 	munmap(arr, len);
 }
 
@@ -479,15 +485,13 @@ TEST_F(shapes, unmovable_page)
 	EXPECT_EQ((size_t)rc, 1 + untouched);
 	EXPECT_EQ(self->status[0], a);
 	/* Every entry the call reached moved, but the held page. */
-	for (i = 1; i < n - untouched; i++)
+	for (i = 1; i < n - untouched; i++) {
 		ASSERT_EQ(self->status[i], self->nodes[i]) TH_LOG("entry %zu", i);
+	}
 	close(pipefd[0]);
 	close(pipefd[1]);
 	/* Released, it moves. */
-	ASSERT_EQ(move(self, n), 0);
-	ASSERT_EQ(check_statuses(_metadata, self, n), 0);
-	for (i = 0; i < n; i++)
-		ASSERT_EQ(self->status[i], self->nodes[i]) TH_LOG("entry %zu", i);
+	move_all_there(_metadata, self, n, 1);
 }
 
 #define NR_BATCHED	8	/* fewer than a per-CPU LRU batch holds */
