@@ -26,6 +26,9 @@ needs=(
 	python3:/usr/bin/python3
 	python3-ply:/usr/lib/python3/dist-packages/ply/__init__.py
 	python3-git:/usr/lib/python3/dist-packages/git/__init__.py
+	# 32-bit selftests (move_pages_*_32), the compat path of move_pages()
+	gcc-multilib:/usr/lib/gcc/x86_64-linux-gnu/12/32/crtbegin.o
+	libnuma-dev:i386:/usr/lib/i386-linux-gnu/libnuma.a
 )
 # `lab/deps.sh bench`: also the plotter of `make bench`.
 if [[ ${1:-} == bench ]]; then
@@ -34,8 +37,9 @@ fi
 
 missing=()
 for n in "${needs[@]}"; do
-	pkg=${n%%:*}
-	probe=${n#*:}
+	# package[:arch]:probe - the probe is what follows the last colon
+	probe=${n##*:}
+	pkg=${n%:*}
 	if [[ $probe == /* ]]; then
 		[[ -e $probe ]] && continue
 	else
@@ -64,5 +68,10 @@ if ((EUID != 0)); then
 	sudo=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
+for pkg in "${missing[@]}"; do
+	if [[ $pkg == *:i386 ]] && ! dpkg --print-foreign-architectures | grep -qx i386; then
+		"${sudo[@]}" dpkg --add-architecture i386
+	fi
+done
 "${sudo[@]}" apt-get update -q
 "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -100,7 +100,7 @@ export MIGRATION_FUZZ_CALLS=${fuzz:-3000}
 seed=$(sed -n 's/.*lab\.fuzz_seed=\([0-9]*\).*/\1/p' /proc/cmdline)
 export MIGRATION_FUZZ_SEED=${seed:-20261130}
 # lab.selftests=a,b runs only those binaries of the target (make mutants QUICK=1).
-only=$(sed -n 's/.*lab\.selftests=\([a-z_,]*\).*/\1/p' /proc/cmdline)
+only=$(sed -n 's/.*lab\.selftests=\([a-z0-9_,]*\).*/\1/p' /proc/cmdline)
 pick=""
 for t in $(echo "$only" | tr , ' '); do
 	pick="$pick -t migration:$t"
