@@ -765,8 +765,8 @@ static swp_entry_t migrate_map_entry(const struct migrate_map *m)
 }
 
 /*
- * Contract (the seeds' mprotect rule): change_protection() to read-only
- * turns a write migration entry into a read entry - read-exclusive for an
+ * Contract (mprotect's rule since swapless migration): change_protection()
+ * to read-only turns a write migration entry into a read entry - read-exclusive for an
  * anon page - so that when remove_migration_ptes() restores the mapping,
  * it is not writable and the page still exclusive.  Both levels: a pte
  * entry (change_pte_range()) and the PMD entry of a THP

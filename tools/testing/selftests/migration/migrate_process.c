@@ -12,7 +12,8 @@
  *   first vma) leaves the other on a stale entry or on the old page.
  * - migrate_pages_child: migrate_pages(2) of a child's whole address space
  *   by pid; the child checks its own data.
- * - mremap_shared_child: the seeds' mremap case.  Parent and child share
+ * - mremap_shared_child: the mremap case of the swapless migration work.
+ *   Parent and child share
  *   anonymous pages after fork(); the child moves its range around with
  *   mremap() while the parent moves the pages between nodes with
  *   MPOL_MF_MOVE_ALL.  The child's ptes must be found (through the anon_vma)

@@ -11,12 +11,12 @@
  * After every call it checks the invariants a caller relies on: the
  * return value and errno are ones the man pages document, every status
  * is a node with memory or a documented errno, the pages under test keep
- * their data, and nothing is written past the end of an array.  (The lab
- * separately fails the run on any kernel splat.)
+ * their data, and nothing is written past the end of an array.  (A kernel
+ * splat is for the runner to catch.)
  *
  * Usage: migration_fuzz [-s seed] [-n calls]
  * The number of calls is 100000 unless -n or $MIGRATION_FUZZ_CALLS says
- * otherwise (the lab's make test runs a few thousand), and the seed is
+ * otherwise (a quick run may take a few thousand), and the seed is
  * random unless -s or $MIGRATION_FUZZ_SEED gives it.  The seed is
  * printed first; a failure prints the call number and its arguments, so
  * that "-s <seed> -n <call>" replays it.

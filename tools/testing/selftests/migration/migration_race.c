@@ -2,7 +2,8 @@
 /*
  * Races with migration entries in flight: a thread moves the pages back
  * and forth between two nodes with move_pages(2) while the main thread
- * forks or changes the protection.  These are the seeds' bugs:
+ * forks or changes the protection.  These are bugs of the swapless
+ * migration work (2.6.16-2.6.18):
  *
  * - fork() copying a write migration entry into a COW child without
  *   making it a read entry: after the move, parent and child would share

@@ -4,7 +4,7 @@
  * 1 << MAX_SWAPFILES_SHIFT types a swap pte can hold, the top ones are
  * reserved for migration entries (read, read-exclusive, write), the
  * hwpoison entry, pte markers and device-private entries, and only the
- * rest, MAX_SWAPFILES, may be given to swapon(2).  The seeds fixed a
+ * rest, MAX_SWAPFILES, may be given to swapon(2).  2.6.18 fixed a
  * range check in swapon that still counted all 1 << MAX_SWAPFILES_SHIFT
  * types: the swap area that got a reserved type wrote swap entries that
  * the fault path took for migration entries, and memory was corrupted.
