@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <numa.h>
 #include <numaif.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -366,8 +367,21 @@ FIXTURE_SETUP(data)
 		if (!is_large_folio(self->mem))
 			SKIP(return, "cannot see the folio in /proc/kpageflags (needs root)");
 	}
-	if (variant->backing == SWAPCACHE && through_swap(self->mem, self->len, self->psize))
-		SKIP(return, "nothing went to swap (needs CONFIG_SWAP and a swap device)");
+	if (variant->backing == SWAPCACHE) {
+		cpu_set_t one;
+
+		/*
+		 * MADV_PAGEOUT drains only this CPU's LRU batches, and the
+		 * folios move_pages() migrated wait in the batch of the CPU
+		 * that ran it: stay on one CPU, or a round may find its pages
+		 * off the LRU and page nothing out.
+		 */
+		CPU_ZERO(&one);
+		CPU_SET(sched_getcpu(), &one);
+		ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+		if (through_swap(self->mem, self->len, self->psize))
+			SKIP(return, "nothing went to swap (needs CONFIG_SWAP and a swap device)");
+	}
 
 	self->pages = calloc(self->nr, sizeof(void *));
 	self->status = calloc(self->nr, sizeof(int));
