@@ -214,10 +214,21 @@ FIXTURE_VARIANT_ADD(data, mlocked__migrate_pages)
  */
 static int through_swap(char *mem, size_t len, size_t psize)
 {
+	int tries;
 	size_t p;
 
-	if (madvise(mem, len, MADV_PAGEOUT) || smaps_kb(mem, "Swap") <= 0)
+	/*
+	 * Reclaim may decline every page of one MADV_PAGEOUT (seen about one
+	 * run in two in the swap profile right after a migration round, cause
+	 * not yet known); up to three calls, then the round fails.
+	 */
+	for (tries = 0; tries < 3; tries++)
+		if (!madvise(mem, len, MADV_PAGEOUT) && smaps_kb(mem, "Swap") > 0)
+			break;
+	if (tries == 3)
 		return -1;
+	if (tries)
+		ksft_print_msg("MADV_PAGEOUT paged nothing out %d time(s) before it did\n", tries);
 	for (p = 0; p < len; p += psize)
 		__atomic_load_n(&mem[p], __ATOMIC_RELAXED);
 	return 0;
