@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import guest, initramfs, pipeline
 from .common import LAB, LabError, run_checked, stage
+from .parse import lab_errors
 from .profile import Profile, load_profile, with_topology
 
 BENCH_SRC = LAB / "bench" / "move_pages_bench.c"
@@ -273,6 +274,16 @@ def build_and_pack(profile: Profile, kind: str, frags: tuple[str, ...], out: Pat
     return built, initrd
 
 
+def check_guest(k: str, what: str, g: guest.GuestRun, text: str, parsed: object) -> None:
+    """A bench guest that hung, printed nothing usable or had a step of /init fail."""
+    errors = lab_errors(g.console.read_text(errors="replace"))
+    if errors:
+        raise LabError(f"{k}: the {what}: /init reported: "
+                       + "; ".join(f"lab: error: {e}" for e in errors) + f" (see {g.console})")
+    if g.timed_out or not parsed or "bench: done" not in text:
+        raise LabError(f"{k}: the {what} did not complete (see {g.selftest_tap})")
+
+
 def profile_run(k: str, kind: str, frags: tuple[str, ...], profile: Profile, out: Path,
                 exe: Path, timeout: float) -> dict[str, FuncProfile]:
     """Kernel @k again with the function profiler: where each pattern's instructions go."""
@@ -284,8 +295,7 @@ def profile_run(k: str, kind: str, frags: tuple[str, ...], profile: Profile, out
                    append="lab.bench=profile kunit.enable=0")
     text = g.selftest_tap.read_text(errors="replace")
     res = parse_profile(text)
-    if g.timed_out or not res or "bench: done" not in text:
-        raise LabError(f"{k}: the profile run did not complete (see {g.selftest_tap})")
+    check_guest(k, "profile run", g, text, res)
     return res
 
 
@@ -314,8 +324,7 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
                        append="lab.bench=1 kunit.enable=0")
         text = g.selftest_tap.read_text(errors="replace")
         results = parse(text)
-        if g.timed_out or not results or "bench: done" not in text:
-            raise LabError(f"{k}: the benchmark did not complete (see {g.selftest_tap})")
+        check_guest(k, "benchmark", g, text, results)
         failed += sum(not r.ok for r in results)
         by_kernel[k] = last_runs(results)
         # Rounds and remote TLB flushes: 4 vCPUs, a thread on each other CPU.
@@ -326,8 +335,7 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
                         append="lab.bench=events kunit.enable=0")
         ev_text = ge.selftest_tap.read_text(errors="replace")
         by_kernel_events[k] = parse_events(ev_text)
-        if ge.timed_out or not by_kernel_events[k] or "bench: done" not in ev_text:
-            raise LabError(f"{k}: the events run did not complete (see {ge.selftest_tap})")
+        check_guest(k, "events run", ge, ev_text, by_kernel_events[k])
         failed += sum(not e.ok for e in by_kernel_events[k].values())
         if functions:
             by_kernel_profile[k] = profile_run(k, kind, frags, profile, out, exe, timeout)

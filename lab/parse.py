@@ -240,6 +240,12 @@ def lab_node_lines(console: str) -> dict[int, str]:
     return out
 
 
+def lab_errors(console: str) -> list[str]:
+    """The messages of every 'lab: error: ...' line /init printed, in order."""
+    return [ln[len("lab: error:"):].strip() for ln in strip_timestamps(console)
+            if ln.startswith("lab: error:")]
+
+
 def lab_lines(console: str) -> dict[str, str]:
     """'lab: key rest' lines -> {key: rest} (the last one wins)."""
     out = {}

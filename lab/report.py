@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .parse import Case, Status, find_splats, kunit_cases, lab_lines, lab_node_lines, selftest_cases
+from .parse import (Case, Status, find_splats, kunit_cases, lab_errors, lab_lines, lab_node_lines,
+                    selftest_cases)
 from .profile import Profile
 
 
@@ -54,6 +55,11 @@ def evaluate(inp: Inputs, profile: Profile) -> tuple[list[Case], dict[str, objec
     else:
         check("guest_completed", "done" in notes,
               f"guest stopped before /init finished (panic or crash?); last lines:\n{tail}")
+    # A step of /init that failed (a mount, swapon, the selftest runner)
+    # would otherwise only turn the cases that need it into SKIPs.
+    errors = lab_errors(inp.console)
+    check("guest_errors", not errors,
+          "/init reported: " + "; ".join(f"lab: error: {e}" for e in errors))
     splats = find_splats(inp.console)
     check("no_splats", not splats,
           "\n".join(f"console line {s.line_no}:\n    " + "\n    ".join(s.first_lines)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import guest, initramfs, pipeline
 from .common import LAB, LabError, run_checked, stage
-from .parse import find_splats
+from .parse import find_splats, lab_errors
 from .profile import load_profile
 
 SOAK_SRC = LAB / "soak" / "migration_soak.c"
@@ -45,11 +45,13 @@ class SoakResult:
     selftest_runs: int = 0
     selftest_failures: int = 0
     splats: int = 0
+    guest_errors: int = 0
 
     @property
     def ok(self) -> bool:
         return (self.done and not self.mismatches and not self.fork_leaks and
-                not self.selftest_failures and not self.splats and self.overlaps > 0)
+                not self.selftest_failures and not self.splats and not self.guest_errors and
+                self.overlaps > 0)
 
 
 def parse(profile: str, tap: str, console: str) -> SoakResult:
@@ -62,17 +64,18 @@ def parse(profile: str, tap: str, console: str) -> SoakResult:
         r.selftest_runs += 1
         r.selftest_failures += m[3] == "FAIL"
     r.splats = len(find_splats(console))
+    r.guest_errors = len(lab_errors(console))
     return r
 
 
 def table(results: list[SoakResult]) -> str:
     rows = ["| profile | minutes | rounds | overlapped | mismatches | migrate_pages calls "
-            "(errors) | forks (leaks) | selftest runs (failed) | splats | verdict |",
-            "| --- " * 10 + "|"]
+            "(errors) | forks (leaks) | selftest runs (failed) | splats | guest errors | verdict |",
+            "| --- " * 11 + "|"]
     for r in results:
         rows.append(f"| {r.profile} | {r.minutes} | {r.rounds} | {r.overlaps} | {r.mismatches} "
                     f"| {r.migrate_calls} ({r.migrate_errors}) | {r.forks} ({r.fork_leaks}) "
-                    f"| {r.selftest_runs} ({r.selftest_failures}) | {r.splats} "
+                    f"| {r.selftest_runs} ({r.selftest_failures}) | {r.splats} | {r.guest_errors} "
                     f"| {'PASS' if r.ok else 'FAIL'} |")
     return "\n".join(rows)
 

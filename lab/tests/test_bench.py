@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 """The benchmark's output parser, table and kernel list."""
 
+import tempfile
 import unittest
+from pathlib import Path
 
 from lab import bench
 from lab.common import LabError
+from lab.guest import GuestRun
 
 OUTPUT = """bench: start pages=8192 node_a=0 node_b=1 runs=2
 bench: pattern=all_to_one run=1 pages=8192 calls=1 ns=90000000 ok=1 inexact=0
@@ -16,6 +19,26 @@ bench: done failed=1
 
 
 class BenchTest(unittest.TestCase):
+    def test_guest_checks(self) -> None:
+        """A bench guest is used only when it completed and /init reported no error."""
+        with tempfile.TemporaryDirectory() as d:
+            console, tap = Path(d) / "console.log", Path(d) / "tap.log"
+            tap.write_text(OUTPUT)
+
+            def g(console_text: str, timed_out: bool = False) -> GuestRun:
+                console.write_text(console_text)
+                return GuestRun(console, tap, 0, timed_out, 1.0, ())
+            res = bench.parse(OUTPUT)
+            bench.check_guest("base", "benchmark", g("lab: done\n"), OUTPUT, res)
+            with self.assertRaisesRegex(LabError, "lab: error: cannot mount /dev/vda"):
+                bench.check_guest("base", "benchmark",
+                                  g("lab: error: cannot mount /dev/vda as ext4\n"), OUTPUT, res)
+            with self.assertRaisesRegex(LabError, "did not complete"):
+                bench.check_guest("base", "benchmark", g("", timed_out=True), OUTPUT, res)
+            with self.assertRaisesRegex(LabError, "did not complete"):
+                bench.check_guest("base", "benchmark", g(""), OUTPUT.replace("bench: done", ""),
+                                  res)
+
     def test_parse_and_last_run(self) -> None:
         res = bench.parse(OUTPUT)
         self.assertEqual([r.pattern for r in res], ["all_to_one", "all_to_one", "thp_listed"])

@@ -61,6 +61,18 @@ class VerdictTest(unittest.TestCase):
         """NR_CPUS=2 leaves node 1 memory-only: the topology check must see it."""
         self.assertEqual(failures(run("ktap-pass.log+two-cpus.log")), ["lab:numa_topology"])
 
+    def test_guest_error_fails_the_run(self) -> None:
+        """swapon failed in /init: the cases still pass, the run does not."""
+        cases, _ = evaluate(Inputs((DATA / "swapon-error.log").read_text(),
+                                   (DATA / "selftests-pass.tap").read_text(), False, 12.0),
+                            load_profile("swap"))
+        bad = [c for c in cases if c.status is Status.FAIL]
+        self.assertEqual([(c.suite, c.name) for c in bad], [("lab", "guest_errors")])
+        self.assertIn("lab: error: cannot enable swap on /dev/vdb", bad[0].reason)
+
+    def test_guest_error_case_present_when_clean(self) -> None:
+        self.assertIs(run("kunit-pass.log")["lab:guest_errors"], Status.PASS)
+
     def test_memory_only_node_expected(self) -> None:
         from lab.report import cpulist, expected_topology
         from lab.profile import with_topology
@@ -84,8 +96,8 @@ class SummaryTest(unittest.TestCase):
             on_disk = json.loads((Path(d) / "summary.json").read_text())
         self.assertEqual(on_disk, s)
         self.assertEqual(s["verdict"], "FAIL")
-        self.assertEqual(s["counts"], {"passed": 7, "failed": 1, "skipped": 2})
-        self.assertEqual(closing_line(cases), "7 passed, 1 failed, 2 skipped")
+        self.assertEqual(s["counts"], {"passed": 8, "failed": 1, "skipped": 2})
+        self.assertEqual(closing_line(cases), "8 passed, 1 failed, 2 skipped")
         self.assertIn("FAIL kunit: migrate_entry.migrate_entry_pte_round_trip.kind=write pfn=max",
                       table(cases))
 

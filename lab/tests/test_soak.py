@@ -22,7 +22,7 @@ class SoakTest(unittest.TestCase):
         self.assertEqual((r.minutes, r.rounds, r.overlaps, r.forks), (2, 210, 90, 61))
         self.assertEqual((r.selftest_runs, r.selftest_failures), (2, 0))
         self.assertTrue(r.ok)
-        self.assertIn("| swapless | 2 | 210 | 90 | 0 | 101 (0) | 61 (0) | 2 (0) | 0 | PASS |",
+        self.assertIn("| swapless | 2 | 210 | 90 | 0 | 101 (0) | 61 (0) | 2 (0) | 0 | 0 | PASS |",
                       soak.table([r]))
 
     def test_each_problem_fails(self) -> None:
@@ -35,6 +35,7 @@ class SoakTest(unittest.TestCase):
         warning = ("[    5.0] ------------[ cut here ]------------\n"
                    "[    5.0] WARNING: CPU: 1 PID: 7 at mm/migrate.c:100 f+0x1/0x2\n")
         self.assertFalse(soak.parse("p", TAP, warning).ok)
+        self.assertFalse(soak.parse("p", TAP, "lab: error: cannot enable swap on /dev/vdb\n").ok)
 
     def test_minutes_must_be_positive(self) -> None:
         with self.assertRaisesRegex(LabError, "at least 1"):
