@@ -34,6 +34,15 @@
 #define RAMFS_MAGIC	0x858458f6
 #define PM_PRESENT	0x8000000000000000ULL
 #define PM_PFN_MASK	0x007fffffffffffffULL
+/* Bits of /proc/kpageflags (include/uapi/linux/kernel-page-flags.h). */
+#define KPF_LOCKED	0
+#define KPF_DIRTY	4
+#define KPF_LRU		5
+#define KPF_ACTIVE	6
+#define KPF_WRITEBACK	8
+#define KPF_ANON	12
+#define KPF_SWAPCACHE	13
+#define KPF_UNEVICTABLE	18
 #define KPF_THP		22
 
 enum backing {
@@ -208,6 +217,70 @@ FIXTURE_VARIANT_ADD(data, mlocked__migrate_pages)
 };
 
 /*
+ * The /proc/kpageflags word of the page mapped at @addr in *@flags: 0, or -1
+ * when the page is not present or the files cannot be read (needs root).
+ */
+static int page_kflags(void *addr, uint64_t *flags)
+{
+	uint64_t entry = 0;
+	long psize = sysconf(_SC_PAGESIZE);
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	int kf = open("/proc/kpageflags", O_RDONLY);
+	int ret = -1;
+
+	if (pm >= 0 && kf >= 0 &&
+	    pread(pm, &entry, 8, (uintptr_t)addr / psize * 8) == 8 &&
+	    (entry & PM_PRESENT) && (entry & PM_PFN_MASK) &&
+	    pread(kf, flags, 8, (entry & PM_PFN_MASK) * 8) == 8)
+		ret = 0;
+	if (pm >= 0)
+		close(pm);
+	if (kf >= 0)
+		close(kf);
+	return ret;
+}
+
+/* Is the page at @addr part of a large folio? */
+static int is_large_folio(void *addr)
+{
+	uint64_t flags;
+
+	return !page_kflags(addr, &flags) && ((flags >> KPF_THP) & 1);
+}
+
+/*
+ * Why reclaim may have declined the range, in @line: how many of its pages
+ * are present, and how many of those have each page flag that
+ * MADV_PAGEOUT and shrink_folio_list() look at.
+ */
+static void range_flags(char *mem, size_t len, size_t psize, char *line, size_t size)
+{
+	static const struct {
+		int bit;
+		const char *name;
+	} bits[] = {
+		{ KPF_LRU, "lru" }, { KPF_ACTIVE, "active" },
+		{ KPF_UNEVICTABLE, "unevictable" }, { KPF_LOCKED, "locked" },
+		{ KPF_DIRTY, "dirty" }, { KPF_WRITEBACK, "writeback" },
+		{ KPF_SWAPCACHE, "swapcache" }, { KPF_ANON, "anon" },
+	};
+	size_t count[ARRAY_SIZE(bits)] = { 0 }, present = 0, p, b;
+	int at;
+	uint64_t flags;
+
+	for (p = 0; p < len; p += psize) {
+		if (page_kflags(mem + p, &flags))
+			continue;
+		present++;
+		for (b = 0; b < ARRAY_SIZE(bits); b++)
+			count[b] += (flags >> bits[b].bit) & 1;
+	}
+	at = snprintf(line, size, "%zu of %zu present:", present, len / psize);
+	for (b = 0; b < ARRAY_SIZE(bits) && at > 0 && (size_t)at < size; b++)
+		at += snprintf(line + at, size - at, " %s %zu", bits[b].name, count[b]);
+}
+
+/*
  * Page the range out to swap and fault it back in (read only): the folios
  * come back in the swap cache, which is what the SWAPCACHE backing moves.
  * 0, or -1 when nothing went to swap (no swap configured or enabled).
@@ -222,9 +295,19 @@ static int through_swap(char *mem, size_t len, size_t psize)
 	 * run in two in the swap profile right after a migration round, cause
 	 * not yet known); up to three calls, then the round fails.
 	 */
-	for (tries = 0; tries < 3; tries++)
+	for (tries = 0; tries < 3; tries++) {
+		long out = vmstat_event("pswpout");
+		char before[256], after[256];
+
+		range_flags(mem, len, psize, before, sizeof(before));
 		if (!madvise(mem, len, MADV_PAGEOUT) && smaps_kb(mem, "Swap") > 0)
 			break;
+		range_flags(mem, len, psize, after, sizeof(after));
+		ksft_print_msg("MADV_PAGEOUT paged nothing out (pswpout +%ld)\n",
+			       vmstat_event("pswpout") - out);
+		ksft_print_msg(" before: %s\n", before);
+		ksft_print_msg(" after:  %s\n", after);
+	}
 	if (tries == 3)
 		return -1;
 	if (tries)
@@ -237,30 +320,6 @@ static int through_swap(char *mem, size_t len, size_t psize)
 static int is_thp(enum backing b)
 {
 	return b == THP || b == THP_PTE;
-}
-
-/*
- * Is the page at @addr part of a large folio?  From its pfn in
- * /proc/self/pagemap and its flags in /proc/kpageflags (both need root).
- */
-static int is_large_folio(void *addr)
-{
-	uint64_t entry = 0, flags = 0;
-	long psize = sysconf(_SC_PAGESIZE);
-	int pm = open("/proc/self/pagemap", O_RDONLY);
-	int kf = open("/proc/kpageflags", O_RDONLY);
-	int ret = 0;
-
-	if (pm >= 0 && kf >= 0 &&
-	    pread(pm, &entry, 8, (uintptr_t)addr / psize * 8) == 8 &&
-	    (entry & PM_PRESENT) && (entry & PM_PFN_MASK) &&
-	    pread(kf, &flags, 8, (entry & PM_PFN_MASK) * 8) == 8)
-		ret = (flags >> KPF_THP) & 1;
-	if (pm >= 0)
-		close(pm);
-	if (kf >= 0)
-		close(kf);
-	return ret;
 }
 
 /*
