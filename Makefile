@@ -51,14 +51,16 @@ soak: deps
 	$(PYTHON) -m lab soak --profiles $(PROFILES) --minutes $(or $(MINUTES),10) \
 		$(if $(RESULTS),--results $(RESULTS))
 
-# The mail-ready series: git format-patch output in results/series-<version>/.
+# The mail-ready series: git format-patch output in results/series-<version>/,
+# signed off by AUTHOR="Name <mail>" or else git config user.name/user.email.
 series: deps
-	$(PYTHON) -m lab series $(if $(RESULTS),--results $(RESULTS))
+	$(PYTHON) -m lab series $(if $(RESULTS),--results $(RESULTS)) \
+		$(if $(AUTHOR),--author "$(AUTHOR)")
 
 # git am, checkpatch --strict, kernel-doc, and each commit compiled (BUILD=0: not).
 series-check: deps
 	$(PYTHON) -m lab series-check $(if $(filter 0,$(BUILD)),--no-build) \
-		$(if $(RESULTS),--results $(RESULTS))
+		$(if $(RESULTS),--results $(RESULTS)) $(if $(AUTHOR),--author "$(AUTHOR)")
 
 profiles:
 	$(PYTHON) -m lab profiles

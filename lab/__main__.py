@@ -174,7 +174,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_series(args: argparse.Namespace) -> int:
-    series.make_series(Path(args.results))
+    series.make_series(Path(args.results), author=args.author)
     return 0
 
 
@@ -235,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--functions", action="store_true",
                     help="bench: also profile each kernel's functions (ftrace profiler)")
     ap.add_argument("--minutes", type=int, default=10, help="soak: minutes per profile")
+    ap.add_argument("--author", default=os.environ.get("AUTHOR"),
+                    help='series: the sender, "Name <user@host>" (default: git config)')
     ap.add_argument("--no-build", action="store_true",
                     help="series-check: skip compiling each commit")
     args = ap.parse_args(argv)

@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import build, kconfig, tree
@@ -55,12 +55,57 @@ class Commit:
 
 @dataclass(frozen=True)
 class Plan:
-    author: str
     date: str
     cover: Path
     commits: tuple[Commit, ...]
     justified: dict[str, str] = field(default_factory=dict)
     checked_on: str = ""
+    author: str = ""    # the sender: set by make_series(), never by the plan
+
+
+# "Name <user@host>": what git, checkpatch and MAINTAINERS take as one person.
+IDENTITY = re.compile(r"^(?P<name>[^<>@\s](?:[^<>@\n]*[^<>@\s])?) <(?P<mail>[^<>@\s]+@[^<>@\s]+)>$")
+# The identity the lab's own checks (make test) sign with when no sender is
+# set: they do not mail anything.
+CHECK_IDENTITY = "Series Check <series-check@example.org>"
+
+
+def sender(author: str | None = None, repo: Path = REPO, fallback: str | None = None) -> str:
+    """Who signs the series off: @author (AUTHOR=), else git's user.name and
+    user.email as seen from @repo, else @fallback; a clear error otherwise."""
+    if author is not None and author.strip():
+        author = author.strip()
+        if not IDENTITY.match(author):
+            raise LabError(f'AUTHOR="{author}" is not of the form "Name <user@host>"')
+        return author
+
+    def config(key: str) -> str:
+        p = subprocess.run(["git", "-C", str(repo), "config", "--get", key],
+                           capture_output=True, text=True, check=False)
+        return p.stdout.strip() if p.returncode == 0 else ""
+    name, mail = config("user.name"), config("user.email")
+    if name and mail:
+        ident = f"{name} <{mail}>"
+        if not IDENTITY.match(ident):
+            raise LabError(f'git config user.name/user.email give "{ident}", which is not '
+                           'of the form "Name <user@host>"; fix them or pass AUTHOR=')
+        return ident
+    if fallback is not None:
+        return fallback
+    raise LabError("the series is signed off by the person who sends it, and no one is set: "
+                   "run git config user.name \"Your Name\" and git config user.email "
+                   "you@example.org, or make series AUTHOR=\"Your Name <you@example.org>\"")
+
+
+def with_maintainer(section: str, author: str) -> str:
+    """Our MAINTAINERS section with the sender as its M: line, after the title."""
+    if not IDENTITY.match(author):
+        raise LabError(f'the sender "{author}" is not of the form "Name <user@host>"')
+    lines = section.strip("\n").splitlines()
+    if any(ln.startswith("M:") for ln in lines):
+        raise LabError("MAINTAINERS: the section has an M: line; make series writes it "
+                       "from the sender's identity, remove it")
+    return "\n".join([lines[0], f"M:\t{author}", *lines[1:]]) + "\n"
 
 
 def kconfig_blocks(text: str) -> tuple[str, list[tuple[str, str]]]:
@@ -155,10 +200,12 @@ def load_plan(repo: Path = REPO, path: Path | None = None) -> Plan:
     if (repo / "MAINTAINERS").is_file() and n_maint != 1:
         problems.append(f"MAINTAINERS is in {n_maint} commits (must be exactly one)")
     justified = {k: str(v) for k, v in data.get("checkpatch", {}).items()}
+    if "author" in data:
+        problems.append("the plan names an author; the sender's identity comes from "
+                        "AUTHOR= or git config")
     if problems:
         raise LabError(f"series plan {path}:\n  " + "\n  ".join(problems))
-    return Plan(data.get("author", "Migration Lab <migration-lab@example.org>"),
-                data.get("date", "2026-01-01T00:00:00+00:00"),
+    return Plan(data.get("date", "2026-01-01T00:00:00+00:00"),
                 repo / data.get("cover", "patches/cover-letter.txt"),
                 tuple(commits), justified, str(data.get("checked_on", "")))
 
@@ -206,7 +253,8 @@ def commit_states(plan: Plan, pristine: Path, repo: Path = REPO
                 os.chmod(scratch / KCONFIG_DST, (repo / KCONFIG_SRC).stat().st_mode & 0o777)
             if maint:
                 (scratch / "MAINTAINERS").write_text(tree.insert_maintainers(
-                    (pristine / "MAINTAINERS").read_text(), (repo / "MAINTAINERS").read_text()))
+                    (pristine / "MAINTAINERS").read_text(),
+                    with_maintainer((repo / "MAINTAINERS").read_text(), plan.author)))
             tree.apply_patches(scratch, pristine, patches, Path(tmp))
             states.append(tree.read_tree(scratch))
     return states
@@ -243,7 +291,8 @@ def base_repo(base: tree.BaseTree, plan: Plan) -> Path:
     log = top / "base.log"
     # A real copy: git rewrites files, and the base tree must stay pristine.
     run_checked(["cp", "-a", str(base.path), str(repo)], log, "copying the base tree")
-    env = _git_env(plan)
+    # The base commit is the same whoever sends the series.
+    env = _git_env(replace(plan, author=CHECK_IDENTITY))
     for args in (["init", "-q", "-b", "series"], ["config", "core.autocrlf", "false"],
                  ["config", "gc.auto", "0"],
                  # Debian's tarball ships a .gitignore that ignores everything.
@@ -297,9 +346,14 @@ def cover_letter(plan: Plan, base: tree.BaseTree, generated: str) -> str:
         .replace("*** BLURB HERE ***", blurb)
 
 
-def make_series(results_root: Path, repo_dir: Path = REPO) -> Path:
-    """Commit the plan on the base and write the patch files; return the folder."""
-    plan = load_plan(repo_dir)
+def make_series(results_root: Path, repo_dir: Path = REPO, author: str | None = None,
+                plan: Plan | None = None) -> Path:
+    """Commit the plan on the base and write the patch files; return the folder.
+
+    The sender is @author, else git's identity (see sender()); @plan, when
+    given, already carries it."""
+    plan = plan or replace(load_plan(repo_dir), author=sender(author, repo_dir))
+    info(f"signed off by {plan.author}")
     base = tree.base_tree()
     git = base_repo(base, plan)
     env = _git_env(plan)
@@ -320,7 +374,8 @@ def make_series(results_root: Path, repo_dir: Path = REPO) -> Path:
         _git(git, "commit", "-q", "--no-verify", "-m", c.message(plan.author), env=env)
         previous = state
     # The last commit must be the tree `make run` builds.
-    wanted = tree.staged_contents(base.path, repo_dir)
+    wanted = tree.staged_contents(base.path, repo_dir,
+                                  section=lambda t: with_maintainer(t, plan.author))
     if states[-1] != wanted:
         diff = sorted(set(states[-1]) ^ set(wanted)) or \
             sorted(k for k in wanted if states[-1].get(k) != wanted[k])
@@ -553,8 +608,12 @@ def check_builds(git: Path, config_fragments: list[str], log: Path) -> int:
     return len(commits)
 
 
-def check_cases(results_root: Path, do_build: bool, fragments: list[str]) -> list[Case]:
-    """Make the series and check it; one case per check (suite "series")."""
+def check_cases(results_root: Path, do_build: bool, fragments: list[str],
+                author: str | None = None) -> list[Case]:
+    """Make the series and check it; one case per check (suite "series").
+
+    Signed off by @author or git's identity, else by CHECK_IDENTITY: a check
+    sends nothing."""
     def case(name: str, problems: list[str]) -> Case:
         for p in problems:
             print(f"series-check: {name}: {p}")
@@ -562,11 +621,11 @@ def check_cases(results_root: Path, do_build: bool, fragments: list[str]) -> lis
                     problems[0] if problems else "")
 
     try:
-        out = make_series(results_root)
+        plan = replace(load_plan(), author=sender(author, REPO, fallback=CHECK_IDENTITY))
+        out = make_series(results_root, plan=plan)
     except LabError as e:
         return [case("make_series", [str(e)])]
     cases = [case("make_series", [])]
-    plan = load_plan()
     base = tree.base_tree()
     git = base_repo(base, plan)
     log = out.parent / f"series-check-{base.debian_version}.log"

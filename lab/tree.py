@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,9 +172,13 @@ def read_tree(root: Path) -> dict[str, tuple[bytes, int]]:
             for f in root.rglob("*") if f.is_file()}
 
 
-def staged_contents(pristine: Path, repo: Path = REPO,
-                    extra: tuple[Path, ...] = ()) -> dict[str, tuple[bytes, int]]:
+def staged_contents(pristine: Path, repo: Path = REPO, extra: tuple[Path, ...] = (),
+                    section: Callable[[str], str] | None = None
+                    ) -> dict[str, tuple[bytes, int]]:
     """Apply overlay + series to a sparse scratch copy; return its files.
+
+    @section, when given, rewrites our MAINTAINERS section before it goes in
+    (make series adds the sender's M: line).
 
     Raises LabError naming the patch and printing the rejected hunks when a
     patch does not apply.
@@ -186,8 +191,9 @@ def staged_contents(pristine: Path, repo: Path = REPO,
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
         if (repo / "MAINTAINERS").is_file():
+            ours = (repo / "MAINTAINERS").read_text()
             text = insert_maintainers((pristine / "MAINTAINERS").read_text(),
-                                      (repo / "MAINTAINERS").read_text())
+                                      section(ours) if section else ours)
             (scratch / "MAINTAINERS").write_text(text)
         apply_patches(scratch, pristine, [*read_series(repo), *extra], Path(tmp))
         return read_tree(scratch)

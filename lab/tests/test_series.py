@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import unittest
 from pathlib import Path
+from dataclasses import replace
 from unittest import mock
 
 from lab import series, tree
@@ -37,7 +38,7 @@ BODY = "Context, problem and solution,\nin lines of at most 75 characters.\n"
 
 
 def plan_text(commits: list[str]) -> str:
-    return ('author = "Lab <lab@example.org>"\ndate = "2026-01-01T00:00:00+00:00"\n'
+    return ('date = "2026-01-01T00:00:00+00:00"\n'
             'cover = "patches/cover.txt"\n[checkpatch]\nFILE_PATH_CHANGES = "MAINTAINERS comes last"\n'
             + "".join(commits))
 
@@ -76,7 +77,7 @@ class SeriesTest(unittest.TestCase):
         (self.repo / "mm/b_debug.c").write_text("// b\n")
         (self.repo / "mm/tests/a_kunit.c").write_text("// a\n")
         (self.repo / "Kconfig.migration").write_text(KCONFIG)
-        (self.repo / "MAINTAINERS").write_text("MEMORY MANAGEMENT - MIGRATION\nM:\tUs\nS:\tMaintained\n")
+        (self.repo / "MAINTAINERS").write_text("MEMORY MANAGEMENT - MIGRATION\nL:\tlinux-mm@kvack.org\nS:\tMaintained\n")
         (self.repo / "patches/0001-b.patch").write_text(PATCH)
         (self.repo / "patches/series").write_text("0001-b.patch\n")
         (self.repo / "patches/cover.txt").write_text(
@@ -142,7 +143,7 @@ class SeriesTest(unittest.TestCase):
         self.assert_rejected(GOOD[:2], "MAINTAINERS is in 0 commits")
 
     def test_states_grow_and_end_at_make_runs_tree(self) -> None:
-        p = self.plan(GOOD)
+        p = replace(self.plan(GOOD), author="Lab <lab@example.org>")
         states = series.commit_states(p, self.pristine, self.repo)
         self.assertEqual(len(states), 3)
         k1 = states[0]["mm/Kconfig.migration"][0].decode()
@@ -151,7 +152,9 @@ class SeriesTest(unittest.TestCase):
         self.assertNotIn("mm/tests/a_kunit.c", states[0])
         self.assertIn(b"b_debug.o", states[0]["mm/Makefile"][0])
         self.assertNotIn("MAINTAINERS", states[1])
-        self.assertEqual(states[-1], tree.staged_contents(self.pristine, self.repo))
+        self.assertEqual(states[-1], tree.staged_contents(
+            self.pristine, self.repo, section=lambda t: series.with_maintainer(t, p.author)))
+        self.assertNotEqual(states[-1], tree.staged_contents(self.pristine, self.repo))
 
     def test_checkpatch_triage(self) -> None:
         out = ("WARNING:FILE_PATH_CHANGES: added, moved or deleted file(s)\n"
@@ -212,6 +215,42 @@ class SeriesTest(unittest.TestCase):
         self.assertEqual(series.unbuilt_objects(bdir, [*objs, "mm/x.o"], 2000),
                          ["mm/hmm.o", "mm/x.o"])
 
+    def test_sender(self) -> None:
+        self.assertEqual(series.sender(" A U Thor <a@example.org> "), "A U Thor <a@example.org>")
+        for bad in ("a@example.org", "A U Thor", "<a@example.org>", "A <a>", "A <a@b> x"):
+            with self.assertRaisesRegex(LabError, "not of the form"):
+                series.sender(bad)
+
+    def test_sender_from_git_config_or_refused(self) -> None:
+        if not shutil.which("git"):
+            self.skipTest("needs git")
+        home = Path(self.tmp.name) / "home"
+        home.mkdir()
+        iso = {"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "XDG_CONFIG_HOME": str(home),
+               "GIT_CONFIG_GLOBAL": str(home / ".gitconfig")}
+        with mock.patch.dict(os.environ, iso):
+            with self.assertRaisesRegex(LabError, "git config user.name"):
+                series.sender(None, self.repo)
+            self.assertEqual(series.sender(None, self.repo, fallback="F <f@example.org>"),
+                             "F <f@example.org>")
+            (home / ".gitconfig").write_text("[user]\n\tname = Git User\n"
+                                             "\temail = git@example.org\n")
+            self.assertEqual(series.sender(None, self.repo), "Git User <git@example.org>")
+            self.assertEqual(series.sender("X Y <x@example.org>", self.repo),
+                             "X Y <x@example.org>")
+
+    def test_plan_may_not_name_an_author(self) -> None:
+        (self.repo / "patches/plan.toml").write_text('author = "A <a@b.org>"\n' + plan_text(GOOD))
+        with self.assertRaisesRegex(LabError, "names an author"):
+            series.load_plan(self.repo)
+
+    def test_maintainers_line_comes_from_the_sender(self) -> None:
+        section = "TITLE\nL:\tlinux-mm@kvack.org\nF:\tmm/x.c\n"
+        self.assertEqual(series.with_maintainer(section, "A <a@b.org>"),
+                         "TITLE\nM:\tA <a@b.org>\nL:\tlinux-mm@kvack.org\nF:\tmm/x.c\n")
+        with self.assertRaisesRegex(LabError, "has an M: line"):
+            series.with_maintainer("TITLE\nM:\tSomeone <s@b.org>\n", "A <a@b.org>")
+
     def test_drift_is_reported(self) -> None:
         (self.repo / "patches/plan.toml").write_text(
             'checked_on = "6.12.117-1"\n' + plan_text(GOOD))
@@ -224,7 +263,7 @@ class SeriesTest(unittest.TestCase):
     def test_series_made_and_applied_with_git_am(self) -> None:
         self.plan(GOOD)
         with mock.patch.object(tree, "base_tree", return_value=self.base):
-            out = series.make_series(self.repo / "results", self.repo)
+            out = series.make_series(self.repo / "results", self.repo, "Lab <lab@example.org>")
         files = sorted(p.name for p in out.glob("*.patch"))
         self.assertEqual(len(files), 4)
         self.assertTrue(files[0].startswith("0000-cover-letter"))
@@ -233,21 +272,37 @@ class SeriesTest(unittest.TestCase):
         self.assertIn("Signed-off-by: Lab <lab@example.org>", first)
         self.assertIn("+config B_DEBUG", first)
         self.assertNotIn("A_TEST", first)
-        git = series.base_repo(self.base, series.load_plan(self.repo))
+        maint = (out / files[3]).read_text()
+        self.assertIn("+MEMORY MANAGEMENT - MIGRATION\n+M:\tLab <lab@example.org>\n"
+                      "+L:\tlinux-mm@kvack.org\n", maint)
+        plan = replace(series.load_plan(self.repo), author="Lab <lab@example.org>")
+        git = series.base_repo(self.base, plan)
         patches = [out / f for f in files[1:]]
-        series.check_am(git, patches, out / "am.log", series._git_env(series.load_plan(self.repo)))
+        series.check_am(git, patches, out / "am.log", series._git_env(plan))
         # A patch that no longer applies is named.
         broken = out / "9999-broken.patch"
         broken.write_text(first.replace("obj-y += a.o", "obj-y += z.o"))
         with self.assertRaisesRegex(LabError, "9999-broken.patch does not apply"):
-            series.check_am(git, [broken], out / "am.log",
-                            series._git_env(series.load_plan(self.repo)))
+            series.check_am(git, [broken], out / "am.log", series._git_env(plan))
         # Made twice, the series is the same, byte for byte.
         again = self.repo / "results2"
         with mock.patch.object(tree, "base_tree", return_value=self.base):
-            out2 = series.make_series(again, self.repo)
+            out2 = series.make_series(again, self.repo, "Lab <lab@example.org>")
         for f in files:
             self.assertEqual((out / f).read_bytes(), (out2 / f).read_bytes(), f)
+        # Another sender: the same patches but for who signs them and M:.
+        other = self.repo / "results3"
+        with mock.patch.object(tree, "base_tree", return_value=self.base):
+            out3 = series.make_series(other, self.repo, "A U Thor <a@example.org>")
+        for f in files[1:]:
+            mine = (out / f).read_text().replace("Lab <lab@example.org>",
+                                                 "A U Thor <a@example.org>")
+            theirs = (out3 / f).read_text()
+
+            def body(t: str) -> list[str]:
+                return [ln for ln in t.splitlines() if not ln.startswith("index ")]
+            self.assertEqual(body(theirs), body(mine), f)
+            self.assertNotIn("Lab <lab@example.org>", theirs)
         subprocess.run(["git", "-C", str(git), "worktree", "prune"], check=False)
 
 
