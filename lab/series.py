@@ -608,6 +608,22 @@ def check_builds(git: Path, config_fragments: list[str], log: Path) -> int:
     return len(commits)
 
 
+# Words of this project that mean nothing upstream (a random "seed" does).
+PROJECT_WORDS = re.compile(r"\b(lab|labs|mutants?|mutation testing|seeds|our series)\b",
+                           re.IGNORECASE)
+
+
+def project_words(patches: list[Path]) -> list[str]:
+    """Lines of the generated mail (cover letter included) that use them."""
+    found = []
+    for p in patches:
+        for n, ln in enumerate(p.read_text(errors="replace").splitlines(), 1):
+            m = PROJECT_WORDS.search(ln)
+            if m:
+                found.append(f"{p.name}:{n}: \"{m[0]}\" in: {ln.strip()[:100]}")
+    return found
+
+
 def check_cases(results_root: Path, do_build: bool, fragments: list[str],
                 author: str | None = None) -> list[Case]:
     """Make the series and check it; one case per check (suite "series").
@@ -644,6 +660,7 @@ def check_cases(results_root: Path, do_build: bool, fragments: list[str],
             + " (not justified in the plan)"
             for f in bad if f.patch == p.name]))
     cases.append(case("kernel_doc", check_kernel_doc(git, log)))
+    cases.append(case("no_project_words", project_words(sorted(out.glob("*.patch")))))
     cases.append(case("mutants_apply", check_mutants_apply(base.path)))
     if do_build:
         stage("check", "each commit compiles the objects it touches")

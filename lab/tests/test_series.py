@@ -215,6 +215,16 @@ class SeriesTest(unittest.TestCase):
         self.assertEqual(series.unbuilt_objects(bdir, [*objs, "mm/x.o"], 2000),
                          ["mm/hmm.o", "mm/x.o"])
 
+    def test_project_words_found(self) -> None:
+        d = Path(self.tmp.name)
+        (d / "0001-a.patch").write_text("Subject: [PATCH] mm: x\n+ * seed the RNG\n"
+                                        "+ * label, collaborate\n")
+        (d / "0002-b.patch").write_text("As the lab's Mutants show,\nour series\n")
+        found = series.project_words([d / "0001-a.patch", d / "0002-b.patch"])
+        self.assertEqual([f.split(":")[:2] for f in found],
+                         [["0002-b.patch", "1"], ["0002-b.patch", "2"]])
+        self.assertIn('"lab"', found[0])
+
     def test_sender(self) -> None:
         self.assertEqual(series.sender(" A U Thor <a@example.org> "), "A U Thor <a@example.org>")
         for bad in ("a@example.org", "A U Thor", "<a@example.org>", "A <a>", "A <a@b> x"):
