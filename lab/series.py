@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -393,11 +394,51 @@ def make_series(results_root: Path, repo_dir: Path = REPO, author: str | None = 
     _git(git, "format-patch", "-q", "--cover-letter", "--zero-commit", "--no-signature",
          "--subject-prefix=PATCH", "-o", str(out), "base..series", env=env)
     cover = next(out.glob("0000-cover-letter.patch"))
-    cover.write_text(cover_letter(plan, base, cover.read_text()))
     patches = sorted(p for p in out.glob("*.patch") if p != cover)
+    to, cc = recipients(git, patches, plan.author)
+    cover.write_text(address(cover_letter(plan, base, cover.read_text()), to, cc))
+    line = send_email_line(to, cc, out)
+    (out / "send-email.txt").write_text(line + "\n")
     info(f"{len(patches)} patches and a cover letter in {out}; the last tree equals make run's "
          f"({len(wanted)} files differ from the base)")
+    info(f"to send it ({len(to)} To, {len(cc)} Cc from scripts/get_maintainer.pl):\n    {line}")
     return out
+
+
+def recipients(git: Path, patches: list[Path], sender: str) -> tuple[list[str], list[str]]:
+    """To (maintainers) and Cc (reviewers, lists) of @patches by the tree's
+    scripts/get_maintainer.pl, in its order, without the sender."""
+    p = subprocess.run(["perl", "scripts/get_maintainer.pl", "--no-git", "--no-git-fallback",
+                        "--no-fixes", *map(str, patches)],
+                       cwd=git, capture_output=True, text=True, check=False,
+                       env={**os.environ, "LC_ALL": "C.UTF-8"})
+    if p.returncode != 0:
+        raise LabError(f"scripts/get_maintainer.pl failed:\n{p.stderr.strip()[-2000:]}")
+    to: list[str] = []
+    cc: list[str] = []
+    for ln in p.stdout.splitlines():
+        who, _, role = ln.partition(" (")
+        who = who.strip()
+        if not who or who == sender or who in to or who in cc:
+            continue
+        (to if role.startswith("maintainer:") else cc).append(who)
+    if not to and not cc:
+        raise LabError("scripts/get_maintainer.pl named no one for the series")
+    return to, cc
+
+
+def address(cover: str, to: list[str], cc: list[str]) -> str:
+    """The cover letter with To: and Cc: headers (git send-email reads them)."""
+    head, sep, body = cover.partition("\nSubject: ")
+    lines = [f"To: {', '.join(to)}"] if to else []
+    lines += [f"Cc: {', '.join(cc)}"] if cc else []
+    return head + "\n" + "\n".join(lines) + sep + body
+
+
+def send_email_line(to: list[str], cc: list[str], out: Path) -> str:
+    args = ["git", "send-email", *(f"--to={t}" for t in to), *(f"--cc={c}" for c in cc),
+            f"{out}/*.patch"]
+    return " ".join(shlex.quote(a) if not a.endswith("/*.patch") else a for a in args)
 
 
 # ---------------------------------------------------------------- checks

@@ -71,6 +71,13 @@ class SeriesTest(unittest.TestCase):
             "Maintainers List (try to look for most precise areas first)\n\n"
             "MEMORY MANAGEMENT - CORE\nM:\tA\nS:\tMaintained\n\n"
             "ZZZ LAST\nM:\tZ\nS:\tMaintained\n")
+        # A stand-in for the tree's get_maintainer.pl: who it names is its job.
+        (self.pristine / "scripts").mkdir()
+        (self.pristine / "scripts/get_maintainer.pl").write_text(
+            'print "A Maint <a\\@m.org> (maintainer:MEMORY MANAGEMENT - CORE)\\n";\n'
+            'print "Lab <lab\\@example.org> (maintainer:MEMORY MANAGEMENT - MIGRATION)\\n";\n'
+            'print "R View <r\\@m.org> (reviewer:MEMORY MANAGEMENT - CORE)\\n";\n'
+            'print "linux-mm\\@kvack.org (open list:MEMORY MANAGEMENT - CORE)\\n";\n')
         self.repo = root / "repo"
         (self.repo / "mm/tests").mkdir(parents=True)
         (self.repo / "patches").mkdir()
@@ -282,6 +289,12 @@ class SeriesTest(unittest.TestCase):
         self.assertIn("Signed-off-by: Lab <lab@example.org>", first)
         self.assertIn("+config B_DEBUG", first)
         self.assertNotIn("A_TEST", first)
+        cover = (out / files[0]).read_text()
+        self.assertIn("\nTo: A Maint <a@m.org>\nCc: R View <r@m.org>, linux-mm@kvack.org\n"
+                      "Subject: [PATCH 0/3]", cover)
+        self.assertEqual((out / "send-email.txt").read_text(),
+                         "git send-email '--to=A Maint <a@m.org>' '--cc=R View <r@m.org>' "
+                         f"--cc=linux-mm@kvack.org {out}/*.patch\n")
         maint = (out / files[3]).read_text()
         self.assertIn("+MEMORY MANAGEMENT - MIGRATION\n+M:\tLab <lab@example.org>\n"
                       "+L:\tlinux-mm@kvack.org\n", maint)
