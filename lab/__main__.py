@@ -191,12 +191,17 @@ def cmd_series(args: argparse.Namespace) -> int:
     return 0
 
 
+SERIES_CHECK_PROFILES = ("swapless", "swap", "debug")
+
+
 def series_cases(args: argparse.Namespace, do_build: bool) -> list[Case]:
     stage("series", "make series, git am, checkpatch --strict, kernel-doc"
           + (", each commit compiled" if do_build else ""))
-    cases = series.check_cases(Path(args.results), do_build,
-                               [*load_profile("swapless").fragments, "series",
-                                "series-check"], author=args.author)
+    # Every commit in every profile: CONFIG_SWAP and lockdep change what
+    # compiles.
+    profiles = {name: [*load_profile(name).fragments, "series", "series-check"]
+                for name in SERIES_CHECK_PROFILES}
+    cases = series.check_cases(Path(args.results), do_build, profiles, author=args.author)
     print(report.table(cases))
     return cases
 

@@ -599,7 +599,8 @@ def unbuilt_objects(bdir: Path, objs: list[str], since: float) -> list[str]:
     return out
 
 
-def check_builds(git: Path, config_fragments: list[str], log: Path) -> int:
+def check_builds(git: Path, config_fragments: list[str], log: Path,
+                 name: str = "series-check") -> int:
     """Check out each commit, link vmlinux incrementally; return commits built.
 
     Each commit gets an incremental ``make vmlinux`` in one build directory,
@@ -613,7 +614,7 @@ def check_builds(git: Path, config_fragments: list[str], log: Path) -> int:
     shutil.rmtree(wt, ignore_errors=True)
     _git(git, "worktree", "prune")
     _git(git, "worktree", "add", "-q", "--detach", str(wt), "series")
-    bdir = cache_dir() / "build" / "series-check"
+    bdir = cache_dir() / "build" / name
     # The config of the whole series; earlier commits drop what they lack.
     kconfig.configure(wt, bdir, config_fragments, build.make_vars(), log)
     full = (bdir / ".config").read_text()
@@ -665,12 +666,14 @@ def project_words(patches: list[Path]) -> list[str]:
     return found
 
 
-def check_cases(results_root: Path, do_build: bool, fragments: list[str],
+def check_cases(results_root: Path, do_build: bool, profiles: dict[str, list[str]],
                 author: str | None = None) -> list[Case]:
     """Make the series and check it; one case per check (suite "series").
 
     Signed off by @author or git's identity, else by CHECK_IDENTITY: a check
-    sends nothing."""
+    sends nothing.  With @do_build every commit is compiled in each of
+    @profiles (name -> config fragments), each in a build directory of its
+    own."""
     def case(name: str, problems: list[str]) -> Case:
         for p in problems:
             print(f"series-check: {name}: {p}")
@@ -703,11 +706,13 @@ def check_cases(results_root: Path, do_build: bool, fragments: list[str],
     cases.append(case("kernel_doc", check_kernel_doc(git, log)))
     cases.append(case("no_project_words", project_words(sorted(out.glob("*.patch")))))
     cases.append(case("mutants_apply", check_mutants_apply(base.path)))
-    if do_build:
-        stage("check", "each commit compiles the objects it touches")
+    for name, fragments in profiles.items() if do_build else ():
+        stage("check", f"{name}: each commit compiles the objects it touches")
+        t0 = time.monotonic()
         try:
-            check_builds(git, fragments, log)
-            cases.append(case("each_commit_builds", []))
+            n = check_builds(git, fragments, log, f"series-check-{name}")
+            info(f"{name}: {n} commits built in {time.monotonic() - t0:.0f} s")
+            cases.append(case(f"each_commit_builds.{name}", []))
         except LabError as e:
-            cases.append(case("each_commit_builds", [str(e)]))
+            cases.append(case(f"each_commit_builds.{name}", [str(e)]))
     return cases
