@@ -92,6 +92,15 @@ if [ -n "$soak" ]; then
 	poweroff -f
 fi
 
+# lab.kunit_only=1: KUnit (which ran at boot) only, no selftests (make
+# series-check boots the commit that adds the KUnit suites).
+if grep -q 'lab\.kunit_only=1' /proc/cmdline; then
+	echo "lab: selftests skipped (lab.kunit_only=1)"
+	sync
+	echo "lab: done"
+	poweroff -f
+fi
+
 export MIGRATION_FILE_DIR=/mnt/ext4
 # The fuzzer: a few thousand calls from a fixed seed in make test (the same
 # calls every run); lab.fuzz_calls=N and lab.fuzz_seed=S for other runs.

@@ -85,13 +85,14 @@ class Cpio:
         out.write(b"\0" * (-len(data) % 4))
 
 
-def build_initramfs(selftests: Path, profile: Profile, dest: Path,
+def build_initramfs(selftests: Path | None, profile: Profile, dest: Path,
                     extra_files: dict[str, bytes] | None = None) -> Path:
     """busybox, /init, the installed selftests and @extra_files (path -> bytes,
-    mode 0755) as a gzipped newc cpio at @dest."""
+    mode 0755) as a gzipped newc cpio at @dest.  @selftests None: none (a
+    guest booted with lab.kunit_only=1)."""
     if not BUSYBOX.is_file():
         raise LabError(f"{BUSYBOX} missing (busybox-static; run lab/deps.sh)")
-    if not (selftests / "run_kselftest.sh").is_file():
+    if selftests is not None and not (selftests / "run_kselftest.sh").is_file():
         raise LabError(f"no run_kselftest.sh in {selftests}: selftest install incomplete")
     c = Cpio()
     for d in ("bin", "sbin", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "mnt", "run", "root"):
@@ -101,7 +102,8 @@ def build_initramfs(selftests: Path, profile: Profile, dest: Path,
     c.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
     c.file("etc/group", b"root:x:0:\nnogroup:x:65534:\n")
     c.file("etc/lab-profile", f"{profile.name}\n".encode())
-    c.tree(selftests, "kselftest")
+    if selftests is not None:
+        c.tree(selftests, "kselftest")
     for path, data in sorted((extra_files or {}).items()):
         c.file(path, data, 0o755)     # parent directories come with it
     dest.write_bytes(gzip.compress(c.pack(), compresslevel=1, mtime=0))

@@ -30,9 +30,10 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import build, kconfig, tree
+from . import build, guest, initramfs, kconfig, report, tree
 from .common import REPO, LabError, cache_dir, info, run_checked, run_logged, stage
 from .parse import Case, Status
+from .profile import Profile, load_profile
 
 PLAN = REPO / "patches" / "plan.toml"
 KCONFIG_SRC = "Kconfig.migration"
@@ -599,8 +600,39 @@ def unbuilt_objects(bdir: Path, objs: list[str], since: float) -> list[str]:
     return out
 
 
+TEST_DIRS = ("mm/tests/", "tools/testing/selftests/migration/")
+
+
+def boot_commit(n: int, subject: str, wt: Path, bdir: Path, profile: Profile, out: Path,
+                timeout: float) -> None:
+    """Boot commit @n's kernel with the tests it has; its tests must pass there."""
+    out.mkdir(parents=True, exist_ok=True)
+    has_kunit = (wt / "mm/tests").is_dir()
+    st = None
+    if (wt / "tools/testing/selftests/migration").is_dir():
+        st = build.build_selftests(wt, bdir, cache_dir() / "selftests" / "series-check",
+                                   out / "selftests-build.log")
+    initrd = initramfs.build_initramfs(st, profile, out / "initramfs.cpio.gz")
+    stage("check", f"commit {n}: booting it with its "
+          + " and ".join(x for x, y in (("KUnit suites", has_kunit), ("selftests", st)) if y))
+    g = guest.boot(bdir / "arch/x86/boot/bzImage", initrd, profile, out, timeout,
+                   append="" if st else "lab.kunit_only=1")
+    cases, _ = report.evaluate(report.Inputs(
+        g.console.read_text(errors="replace"), g.selftest_tap.read_text(errors="replace"),
+        g.timed_out, g.seconds, expect_kunit=has_kunit, expect_selftests=st is not None),
+        profile)
+    n_pass = sum(c.status is Status.PASS for c in cases)
+    bad = [c for c in cases if c.status is Status.FAIL]
+    if bad:
+        raise LabError(f"commit {n} ({subject}): its tests fail at that commit ({out}):\n  "
+                       + "\n  ".join(f"{c.suite}: {c.name}: {c.reason.splitlines()[0] if c.reason else ''}"
+                                      for c in bad[:10]))
+    info(f"commit {n}: {n_pass} cases pass at that commit ({g.seconds:.0f} s in the guest)")
+
+
 def check_builds(git: Path, config_fragments: list[str], log: Path,
-                 name: str = "series-check") -> int:
+                 name: str = "series-check", boot: Profile | None = None,
+                 timeout: float = 900) -> int:
     """Check out each commit, link vmlinux incrementally; return commits built.
 
     Each commit gets an incremental ``make vmlinux`` in one build directory,
@@ -608,6 +640,8 @@ def check_builds(git: Path, config_fragments: list[str], log: Path,
     and links: a symbol used by one commit but defined by a later one fails
     here, which compiling single objects would miss. Every C file a commit
     touches must have been compiled by that step (the config must build it).
+    With @boot, a commit that adds or changes tests is booted in that
+    profile and its tests must pass at that commit.
     """
     wt = git.parent / "build-wt"
     _git(git, "worktree", "remove", "--force", str(wt), check=False)
@@ -626,9 +660,12 @@ def check_builds(git: Path, config_fragments: list[str], log: Path,
         touched = _git(git, "diff", "--name-only", f"{sha}^", sha).stdout.split()
         objs = _objects(touched)
         (bdir / ".config").write_text(full)
-        steps = [[*make, "olddefconfig"], [*make, "vmlinux"]]
-        if any(t.startswith("tools/testing/selftests/migration/") for t in touched):
+        tests = boot is not None and any(t.startswith(TEST_DIRS) for t in touched)
+        selftests = any(t.startswith(TEST_DIRS[1]) for t in touched)
+        steps = [[*make, "olddefconfig"], [*make, "bzImage" if tests else "vmlinux"]]
+        if tests or selftests:
             steps.append([*make, "headers_install"])
+        if selftests and not tests:     # (boot_commit() builds them itself)
             steps.append(["make", "-C", str(wt / "tools/testing/selftests"), f"-j{build.jobs()}",
                           "TARGETS=migration", f"O={bdir}/selftests",
                           f"KHDR_INCLUDES=-isystem {bdir}/usr/include"])
@@ -646,7 +683,10 @@ def check_builds(git: Path, config_fragments: list[str], log: Path,
                            "lab/configs/series-check.config)")
         info(f"commit {n} builds and links in {time.monotonic() - t0:.0f} s"
              + (f" ({', '.join(objs)} compiled)" if objs else "")
-             + (" + selftests" if len(steps) > 2 else ""))
+             + (" + selftests" if selftests else ""))
+        if tests:
+            boot_commit(n, subject, wt, bdir, boot, log.parent / f"series-check-boot-{n}",
+                        timeout)
     return len(commits)
 
 
@@ -710,7 +750,9 @@ def check_cases(results_root: Path, do_build: bool, profiles: dict[str, list[str
         stage("check", f"{name}: each commit compiles the objects it touches")
         t0 = time.monotonic()
         try:
-            n = check_builds(git, fragments, log, f"series-check-{name}")
+            # The swapless profile also boots the commits that add tests.
+            n = check_builds(git, fragments, log, f"series-check-{name}",
+                             boot=load_profile(name) if name == "swapless" else None)
             info(f"{name}: {n} commits built in {time.monotonic() - t0:.0f} s")
             cases.append(case(f"each_commit_builds.{name}", []))
         except LabError as e:

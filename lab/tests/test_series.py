@@ -222,6 +222,33 @@ class SeriesTest(unittest.TestCase):
         self.assertEqual(series.unbuilt_objects(bdir, [*objs, "mm/x.o"], 2000),
                          ["mm/hmm.o", "mm/x.o"])
 
+    def test_boot_commit(self) -> None:
+        """A commit with only KUnit suites boots lab.kunit_only=1; a failing
+        case at that commit fails the check, naming it."""
+        from lab import guest, initramfs
+        from lab.profile import load_profile
+        data = Path(__file__).parent / "data"
+        wt, out = Path(self.tmp.name) / "wt", Path(self.tmp.name) / "out"
+        (wt / "mm/tests").mkdir(parents=True)
+        calls = []
+
+        def boot(image, initrd, profile, o, timeout, append=""):  # type: ignore[no-untyped-def]
+            calls.append(append)
+            console = o / "console.log"
+            console.write_text((data / self.console).read_text())
+            (o / "tap.log").write_text("")
+            return guest.GuestRun(console, o / "tap.log", 0, False, 5.0, ())
+        with mock.patch.object(guest, "boot", boot), \
+                mock.patch.object(initramfs, "build_initramfs", return_value=out / "i"):
+            self.console = "kunit-pass.log"
+            series.boot_commit(7, "mm/tests: add", wt, wt, load_profile("swapless"), out, 60)
+            self.assertEqual(calls, ["lab.kunit_only=1"])
+            self.console = "kunit-fail.log"
+            with self.assertRaisesRegex(LabError, "commit 7 .*its tests fail at that commit"
+                                        "(.|\n)*migrate_entry_pte_round_trip"):
+                series.boot_commit(7, "mm/tests: add", wt, wt, load_profile("swapless"), out,
+                                   60)
+
     def test_project_words_found(self) -> None:
         d = Path(self.tmp.name)
         (d / "0001-a.patch").write_text("Subject: [PATCH] mm: x\n+ * seed the RNG\n"
