@@ -298,13 +298,15 @@ static int through_swap(char *mem, size_t len, size_t psize)
 	for (tries = 0; tries < 3; tries++) {
 		long out = vmstat_event("pswpout");
 		char before[256], after[256];
+		int rc;
 
 		range_flags(mem, len, psize, before, sizeof(before));
-		if (!madvise(mem, len, MADV_PAGEOUT) && smaps_kb(mem, "Swap") > 0)
+		rc = madvise(mem, len, MADV_PAGEOUT);
+		if (!rc && smaps_kb(mem, "Swap") > 0)
 			break;
 		range_flags(mem, len, psize, after, sizeof(after));
-		ksft_print_msg("MADV_PAGEOUT paged nothing out (pswpout +%ld)\n",
-			       vmstat_event("pswpout") - out);
+		ksft_print_msg("MADV_PAGEOUT: %s, paged nothing out (pswpout +%ld)\n",
+			       rc ? strerror(errno) : "0", vmstat_event("pswpout") - out);
 		ksft_print_msg(" before: %s\n", before);
 		ksft_print_msg(" after:  %s\n", after);
 	}
