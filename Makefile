@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # The migration lab.  `make run` builds, boots and tests; `make test` is
-# what CI runs.  Options: PROFILES=swapless,swap  BASE=1  TOPOLOGY=4node
+# what CI runs.  Options: PROFILES=swapless,swap,debug (the default)  BASE=1  TOPOLOGY=4node
 # TIMEOUT=900 (guest seconds)  ICOUNT=1  RESULTS=dir  LAB_CACHE=dir
 # APPEND="..." (guest command line, e.g. lab.fuzz_calls=100000 lab.fuzz_seed=7)
 
