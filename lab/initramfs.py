@@ -101,7 +101,6 @@ def build_initramfs(selftests: Path | None, profile: Profile, dest: Path,
     c.file("init", (LAB / "guest-init.sh").read_bytes(), 0o755)
     c.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
     c.file("etc/group", b"root:x:0:\nnogroup:x:65534:\n")
-    c.file("etc/lab-profile", f"{profile.name}\n".encode())
     if selftests is not None:
         c.tree(selftests, "kselftest")
     for path, data in sorted((extra_files or {}).items()):
