@@ -86,6 +86,18 @@ class VerdictTest(unittest.TestCase):
         self.assertEqual([c.name for c in cases if c.status is Status.FAIL], ["selftest_stream"])
 
 
+class XfailTest(unittest.TestCase):
+    def test_xfail_is_its_own_status(self) -> None:
+        from lab.parse import Case
+        cases = [Case("selftests", "a", Status.PASS), Case("selftests", "b", Status.XFAIL, "bug")]
+        self.assertEqual(closing_line(cases),
+                         "1 passed, 0 failed, 0 skipped, 1 xfailed (known bugs, as expected)")
+        text = table(cases)
+        self.assertIn("xfail", text.splitlines()[0])
+        self.assertIn("  XFAIL selftests: b: bug", text)
+        self.assertNotIn("xfail", table(cases[:1]))
+
+
 class SummaryTest(unittest.TestCase):
     def test_summary_and_closing_line(self) -> None:
         cases, extra = evaluate(Inputs((DATA / "kunit-fail.log").read_text(),
