@@ -25,7 +25,8 @@ unit:
 	$(PYTHON) -m lab unit
 
 build: deps
-	$(PYTHON) -m lab build $(LAB_ARGS)
+	$(PYTHON) -m lab build --profiles $(PROFILES) $(if $(BASE),--base) \
+		$(if $(RESULTS),--results $(RESULTS))
 
 kunit: deps
 	$(PYTHON) -m lab kunit --timeout $(TIMEOUT)

@@ -231,37 +231,77 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """One subparser per command, each with only the options it uses."""
     ap = argparse.ArgumentParser(prog="python3 -m lab", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=sorted(COMMANDS))
-    ap.add_argument("dir", nargs="?", help="results folder (for parse)")
-    ap.add_argument("--profiles", default=os.environ.get("PROFILES", DEFAULT_PROFILES),
-                    help=f"comma-separated profiles (default {DEFAULT_PROFILES})")
-    ap.add_argument("--base", action="store_true", help="build the unpatched base tree")
-    ap.add_argument("--topology", default=None, help="override the profile's topology")
-    ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                    help="hard guest timeout in seconds")
-    ap.add_argument("--icount", action="store_true", help="deterministic -icount shift=0,sleep=off")
-    ap.add_argument("--append", default="", help="extra kernel command line")
-    ap.add_argument("--results", default=str(REPO / "results"), help="results root")
-    ap.add_argument("--only", default=None, help="mutants: only these (comma-separated)")
-    ap.add_argument("--quick", action="store_true",
-                    help="mutants: run KUnit and only the selftest binaries each mutant expects")
-    ap.add_argument("--kernels", default="base,patched",
-                    help=f"bench: kernels to compare ({', '.join(bench.KERNELS)})")
-    ap.add_argument("--functions", action="store_true",
-                    help="bench: also profile each kernel's functions (ftrace profiler)")
-    ap.add_argument("--minutes", type=int, default=10, help="soak: minutes per profile")
-    ap.add_argument("--author", default=os.environ.get("AUTHOR"),
-                    help='series: the sender, "Name <user@host>" (default: git config)')
-    ap.add_argument("--no-build", action="store_true",
-                    help="series-check: skip compiling each commit")
-    args = ap.parse_args(argv)
-    if args.command == "parse" and not args.dir:
-        ap.error("parse needs a results folder")
-    if args.timeout <= 0:
-        ap.error("--timeout must be positive")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="command")
+
+    def cmd(name: str, help_: str, *opts: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        for o in opts:
+            OPTIONS[o](p)
+        return p
+
+    cmd("run", "build, boot and test each profile", "profiles", "base", "topology", "timeout",
+        "icount", "append", "results")
+    cmd("test", "the lab's own tests, the series checks, then run", "profiles", "base",
+        "topology", "timeout", "icount", "append", "results", "author")
+    cmd("unit", "only the lab's own unit tests")
+    cmd("build", "prepare, configure and build (no guest)", "profiles", "base", "results")
+    cmd("kunit", "our KUnit suites through kunit.py", "timeout")
+    p = cmd("parse", "re-read a results folder and print its verdict")
+    p.add_argument("dir", help="results folder")
+    cmd("profiles", "list profiles and topologies")
+    p = cmd("mutants", "re-inject each bug of mutants/; each must be killed", "timeout", "results")
+    p.add_argument("--only", default=None, help="only these mutants (comma-separated)")
+    p.add_argument("--quick", action="store_true",
+                   help="run KUnit and only the selftest binaries each mutant expects")
+    p = cmd("bench", "move_pages() on the base and the patched kernel", "profiles", "timeout",
+            "results")
+    p.add_argument("--kernels", default="base,patched",
+                   help=f"kernels to compare ({', '.join(bench.KERNELS)})")
+    p.add_argument("--functions", action="store_true",
+                   help="also profile each kernel's functions (ftrace profiler)")
+    p = cmd("soak", "long races in each profile", "profiles", "results")
+    p.add_argument("--minutes", type=int, default=10, help="minutes per profile")
+    cmd("series", "the mail-ready series", "results", "author")
+    p = cmd("series-check", "make series, then check every patch and commit", "results",
+            "author")
+    p.add_argument("--no-build", action="store_true", help="skip compiling each commit")
+    return ap
+
+
+def _positive(text: str) -> float:
+    v = float(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive (got {text})")
+    return v
+
+
+OPTIONS: dict[str, Callable[[argparse.ArgumentParser], object]] = {
+    "profiles": lambda p: p.add_argument(
+        "--profiles", default=os.environ.get("PROFILES", DEFAULT_PROFILES),
+        help=f"comma-separated profiles (default {DEFAULT_PROFILES})"),
+    "base": lambda p: p.add_argument("--base", action="store_true",
+                                     help="build the unpatched base tree"),
+    "topology": lambda p: p.add_argument("--topology", default=None,
+                                         help="override the profile's topology"),
+    "timeout": lambda p: p.add_argument("--timeout", type=_positive, default=DEFAULT_TIMEOUT,
+                                        help="hard guest timeout in seconds"),
+    "icount": lambda p: p.add_argument("--icount", action="store_true",
+                                       help="deterministic -icount shift=0,sleep=off"),
+    "append": lambda p: p.add_argument("--append", default="", help="extra kernel command line"),
+    "results": lambda p: p.add_argument("--results", default=str(REPO / "results"),
+                                        help="results root"),
+    "author": lambda p: p.add_argument(
+        "--author", default=os.environ.get("AUTHOR"),
+        help='the series\' sender, "Name <user@host>" (default: git config)'),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except LabError as e:
