@@ -27,7 +27,7 @@ from typing import Callable
 
 from . import bench, build, mutants, pipeline, report, series, soak, tree
 from .common import LAB, REPO, LabError, cache_dir, clean_env, elapsed, quote, stage
-from .parse import Case, Status
+from .cases import Case, Status
 from .profile import PROFILE_DIR, TOPOLOGIES, load_profile, with_topology
 
 DEFAULT_PROFILES = "swapless,swap,debug"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import pipeline, tree
 from .common import REPO, LabError, stage
-from .parse import Status
+from .cases import Status
 from .profile import load_profile
 
 MUTANT_DIR = REPO / "mutants"

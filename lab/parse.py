@@ -13,9 +13,10 @@
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass, field
+
+from .cases import Case, Status
 
 _TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 _RESULT = re.compile(
@@ -26,27 +27,6 @@ _VERSION = re.compile(r"^(?:    |# )*K?TAP version \d+\s*$")
 _SUBTEST = re.compile(r"^(?P<prefix>(?:    |# )*)# Subtest: (?P<name>.+?)\s*$")
 # kselftest's runner announces a binary one level above its results.
 _KSELFTEST_BINARY = re.compile(r"^(?P<prefix>(?:    |# )*)# (?P<name>selftests: \S+: \S+)\s*$")
-
-
-class Status(enum.Enum):
-    PASS = "pass"
-    FAIL = "fail"
-    SKIP = "skip"
-    XFAIL = "xfail"     # a known bug, seen as expected: does not fail the run
-
-
-@dataclass
-class Case:
-    suite: str
-    name: str
-    status: Status
-    reason: str = ""
-
-    def to_json(self) -> dict[str, str]:
-        d = {"suite": self.suite, "name": self.name, "status": self.status.value}
-        if self.reason:
-            d["reason"] = self.reason
-        return d
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import build, guest, initramfs, kconfig, report, tree
 from .common import REPO, cache_dir, stage
-from .parse import Case
+from .cases import Case
 from .profile import Profile
 
 

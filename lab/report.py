@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .parse import (Case, Status, find_splats, kunit_cases, lab_errors, lab_lines, lab_node_lines,
+from .cases import Case, Status
+from .parse import (find_splats, kunit_cases, lab_errors, lab_lines, lab_node_lines,
                     selftest_cases)
 from .profile import Profile
 

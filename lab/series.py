@@ -32,7 +32,7 @@ from pathlib import Path
 
 from . import build, guest, initramfs, kconfig, report, tree
 from .common import REPO, LabError, cache_dir, info, run_checked, run_logged, stage
-from .parse import Case, Status
+from .cases import Case, Status
 from .profile import Profile, load_profile
 
 PLAN = REPO / "patches" / "plan.toml"

@@ -4,7 +4,8 @@
 import unittest
 from pathlib import Path
 
-from lab.parse import (Status, find_splats, kunit_cases, lab_lines, parse_tap,
+from lab.cases import Status
+from lab.parse import (find_splats, kunit_cases, lab_lines, parse_tap,
                        selftest_cases, strip_timestamps)
 
 DATA = Path(__file__).parent / "data"

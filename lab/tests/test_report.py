@@ -6,7 +6,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from lab.parse import Status
+from lab.cases import Status
 from lab.profile import load_profile
 from lab.report import Inputs, closing_line, evaluate, table, write_summary
 
@@ -88,7 +88,7 @@ class VerdictTest(unittest.TestCase):
 
 class XfailTest(unittest.TestCase):
     def test_xfail_is_its_own_status(self) -> None:
-        from lab.parse import Case
+        from lab.cases import Case
         cases = [Case("selftests", "a", Status.PASS), Case("selftests", "b", Status.XFAIL, "bug")]
         self.assertEqual(closing_line(cases),
                          "1 passed, 0 failed, 0 skipped, 1 xfailed (known bugs, as expected)")
