@@ -13,7 +13,6 @@ bench.json, bench.md and (with gnuplot) bench.png in results/bench-<time>/.
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 import shutil
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import guest, initramfs, pipeline
-from .common import LAB, LabError, run_checked, stage
+from .common import LAB, LabError, results_folder, run_checked, stage
 from .parse import lab_errors
 from .profile import Profile, load_profile, with_topology
 
@@ -306,9 +305,7 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
         raise LabError(f"unknown bench kernel(s) {', '.join(unknown) or '(none)'} "
                        f"(known: {', '.join(KERNELS)})")
     profile = with_topology(load_profile(profile_name), "1cpu-memnode")
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    top = results_root / f"bench-{stamp}"
-    top.mkdir(parents=True)
+    top = results_folder(results_root, "bench")
     exe = compile_bench(top)
     by_kernel: dict[str, dict[str, Result]] = {}
     by_kernel_events: dict[str, dict[str, Events]] = {}

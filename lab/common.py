@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import shlex
 import subprocess
@@ -123,3 +124,23 @@ def write_if_changed(path: Path, data: bytes, mode: int | None = None) -> bool:
         os.chmod(tmp, mode)
     os.replace(tmp, path)
     return True
+
+
+def results_folder(root: Path, name: str, stamp_first: bool = False,
+                   latest: bool = False) -> Path:
+    """A new folder for one run's results: <name>-<time> (or <time>-<name>),
+    with .2, .3 ... when a run of the same second exists; @latest also
+    points root/latest at it."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{name}" if stamp_first else f"{name}-{stamp}"
+    out, n = root / base, 1
+    while out.exists():
+        n += 1
+        out = root / f"{base}.{n}"
+    out.mkdir(parents=True)
+    if latest:
+        link = root / "latest"
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(out.name)
+    return out

@@ -18,14 +18,13 @@ otherwise.  The tree is restored afterwards.
 
 from __future__ import annotations
 
-import datetime
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import pipeline, tree
-from .common import REPO, LabError, stage
+from .common import REPO, LabError, results_folder, stage
 from .cases import Status
 from .profile import load_profile
 
@@ -136,9 +135,7 @@ def focus_binaries(m: Mutant) -> list[str]:
 
 def run(only: str | None, timeout: float, results_root: Path, quick: bool = False) -> int:
     mutants = catalogue(only)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    top = results_root / f"mutants-{stamp}"
-    top.mkdir(parents=True)
+    top = results_folder(results_root, "mutants")
     outcomes: list[Outcome] = []
     seen: set[str] = set()     # every KUnit and selftest case the runs reported
     try:

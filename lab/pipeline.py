@@ -5,13 +5,12 @@ strings them together for one profile."""
 
 from __future__ import annotations
 
-import datetime
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import build, guest, initramfs, kconfig, report, tree
-from .common import REPO, cache_dir, stage
+from .common import REPO, cache_dir, results_folder, stage
 from .cases import Case
 from .profile import Profile
 
@@ -29,20 +28,8 @@ class Built:
 
 
 def results_dir(profile: Profile, tree_kind: str, root: Path | None = None) -> Path:
-    root = root or REPO / "results"
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     suffix = profile.name if tree_kind == "patched" else f"{profile.name}-base"
-    out = root / f"{stamp}-{suffix}"
-    n = 1
-    while out.exists():
-        n += 1
-        out = root / f"{stamp}-{suffix}.{n}"
-    out.mkdir(parents=True)
-    latest = root / "latest"
-    if latest.is_symlink() or latest.exists():
-        latest.unlink()
-    latest.symlink_to(out.name)
-    return out
+    return results_folder(root or REPO / "results", suffix, stamp_first=True, latest=True)
 
 
 def build_all(profile: Profile, tree_kind: str, out: Path, extra: tuple[Path, ...] = (),

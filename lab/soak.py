@@ -12,14 +12,13 @@ and kernel splats - all but rounds and overlaps must be 0.
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import guest, initramfs, pipeline
-from .common import LAB, LabError, run_checked, stage
+from .common import LAB, LabError, results_folder, run_checked, stage
 from .parse import find_splats, lab_errors
 from .profile import load_profile
 
@@ -83,9 +82,7 @@ def table(results: list[SoakResult]) -> str:
 def run(profiles: list[str], minutes: int, results_root: Path) -> int:
     if minutes < 1:
         raise LabError(f"MINUTES must be a whole number of minutes, at least 1 (got {minutes})")
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    top = results_root / f"soak-{stamp}"
-    top.mkdir(parents=True)
+    top = results_folder(results_root, "soak")
     exe = top / "migration_soak"
     run_checked(["gcc", "-O2", "-Wall", "-static", "-pthread", "-o", str(exe), str(SOAK_SRC),
                  "-lnuma"], top / "soak-build.log", "building the soak workload")

@@ -127,6 +127,23 @@ if __name__ == "__main__":
     unittest.main()
 
 
+class ResultsFolderTest(unittest.TestCase):
+    def test_unique_names_and_latest(self) -> None:
+        from lab.common import results_folder
+        with tempfile.TemporaryDirectory() as d, \
+                mock.patch("lab.common.datetime") as dt:
+            dt.datetime.now.return_value.strftime.return_value = "20261202-010203"
+            root = Path(d)
+            a = results_folder(root, "bench")
+            b = results_folder(root, "bench")
+            c = results_folder(root, "swap", stamp_first=True, latest=True)
+            self.assertEqual([a.name, b.name, c.name],
+                             ["bench-20261202-010203", "bench-20261202-010203.2",
+                              "20261202-010203-swap"])
+            self.assertTrue(a.is_dir() and b.is_dir())
+            self.assertEqual((root / "latest").resolve(), c.resolve())
+
+
 class KunitPyTest(unittest.TestCase):
     def test_command_uses_absolute_paths_and_numa_config(self) -> None:
         from lab.__main__ import kunit_command
