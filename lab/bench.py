@@ -20,8 +20,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import guest, initramfs, pipeline
-from .common import LAB, LabError, results_folder, run_checked, stage
+from . import build, guest, initramfs, pipeline
+from .common import LAB, LabError, results_folder, stage
 from .parse import lab_errors
 from .profile import Profile, load_profile, with_topology
 
@@ -231,10 +231,7 @@ def table(by_kernel: dict[str, dict[str, Result]], reference: str) -> str:
 
 def compile_bench(out: Path) -> Path:
     exe = out / "move_pages_bench"
-    run_checked(["gcc", "-O2", "-Wall", "-static", "-pthread", "-o", str(exe), str(BENCH_SRC),
-                 "-lnuma"],
-                out / "bench-build.log", "building the benchmark")
-    return exe
+    return build.guest_program(BENCH_SRC, exe, out / "bench-build.log", "the benchmark")
 
 
 def plot(by_kernel: dict[str, dict[str, Result]], reference: str, out: Path) -> Path | None:

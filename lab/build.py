@@ -8,7 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
-from .common import LabError, cache_dir, info, run_logged, stage
+from .common import LabError, cache_dir, info, run_checked, run_logged, stage
 
 _ERROR = re.compile(r"(error:|Error \d|undefined reference|\*\*\* |fatal:|"
                     r"multiple definition|No rule to make target)")
@@ -72,3 +72,10 @@ def build_selftests(src: Path, build: Path, out: Path, log: Path) -> Path:
     if res.returncode != 0:
         raise LabError(f"selftest build failed; errors from {log}:\n" + error_lines(log))
     return out / "install"
+
+
+def guest_program(src: Path, exe: Path, log: Path, what: str) -> Path:
+    """A static program for the guest's initramfs (libnuma, threads)."""
+    run_checked(["gcc", "-O2", "-Wall", "-static", "-pthread", "-o", str(exe), str(src),
+                 "-lnuma"], log, f"building {what}")
+    return exe

@@ -17,8 +17,8 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import guest, initramfs, pipeline
-from .common import LAB, LabError, results_folder, run_checked, stage
+from . import build, guest, initramfs, pipeline
+from .common import LAB, LabError, results_folder, stage
 from .parse import find_splats, lab_errors
 from .profile import load_profile
 
@@ -84,8 +84,7 @@ def run(profiles: list[str], minutes: int, results_root: Path) -> int:
         raise LabError(f"MINUTES must be a whole number of minutes, at least 1 (got {minutes})")
     top = results_folder(results_root, "soak")
     exe = top / "migration_soak"
-    run_checked(["gcc", "-O2", "-Wall", "-static", "-pthread", "-o", str(exe), str(SOAK_SRC),
-                 "-lnuma"], top / "soak-build.log", "building the soak workload")
+    build.guest_program(SOAK_SRC, exe, top / "soak-build.log", "the soak workload")
     results = []
     for name in profiles:
         profile = load_profile(name)
