@@ -234,28 +234,47 @@ def compile_bench(out: Path) -> Path:
     return build.guest_program(BENCH_SRC, exe, out / "bench-build.log", "the benchmark")
 
 
-def plot(by_kernel: dict[str, dict[str, Result]], reference: str, out: Path) -> Path | None:
-    """bench.png of the ratios to @reference, when gnuplot is installed."""
-    gnuplot = shutil.which("gnuplot")
-    others = [k for k in by_kernel if k != reference]
-    if not gnuplot or not others:
+def plot_script(by_kernel: dict[str, dict[str, Result]], reference: str, out: Path
+                ) -> str | None:
+    """The gnuplot script of bench.png (its data in bench.dat), or None."""
+    kernels = list(by_kernel)
+    ref = by_kernel.get(reference, {})
+    patterns = [p for p in ref if all(by_kernel[k].get(p) for k in kernels)]
+    if len(kernels) < 2 or not patterns:
         return None
-    ref = by_kernel[reference]
     data = out / "bench.dat"
-    lines = []
-    for p, r in ref.items():
-        vals = [by_kernel[k].get(p) for k in others]
-        if r.ns and all(vals):
-            lines.append(f"{p} " + " ".join(f"{v.ns / r.ns:.4f}" for v in vals))
+    # One row per pattern: guest instructions per page of each kernel.
+    lines = ["# pattern " + " ".join(kernels)]
+    for p in patterns:
+        lines.append(f"{p} " + " ".join(f"{by_kernel[k][p].ns / by_kernel[k][p].pages:.1f}"
+                                         for k in kernels))
     data.write_text("\n".join(lines) + "\n")
-    cols = " , ".join(f"'{data}' using {i + 2}:xtic(1) title '{k}/{reference}'"
-                      for i, k in enumerate(others))
-    script = (f"set terminal pngcairo size 900,500\nset output '{out / 'bench.png'}'\n"
-              "set style data histograms\nset style fill solid 0.8\n"
-              "set ylabel 'guest instructions, ratio'\nset yrange [0:*]\n"
-              "set xtics rotate by -30\nset grid ytics\n"
-              f"set title 'move_pages(): ratio to {reference} (lower is faster)'\n"
-              f"plot {cols}\n")
+    n = len(kernels)
+    width = 0.8 / n
+    cols = " , ".join(f"'{data}' using {i + 2}:xtic(1) title '{k}'" for i, k in enumerate(kernels))
+    # The ratio to the reference above each other kernel's bar.
+    labels = " , ".join(
+        f"'{data}' using ($0 - 0.4 + {width * (i + 0.5):.3f}):(${i + 2}):"
+        f"(sprintf('%.2fx', ${i + 2} / $2)) with labels offset 0,0.7 notitle"
+        for i, k in enumerate(kernels) if k != reference)
+    return (f"set terminal pngcairo size 1000,560 noenhanced\n"
+            f"set output '{out / 'bench.png'}'\n"
+            "set style data histograms\nset style histogram clustered gap 1\n"
+            "set style fill solid 0.85 border -1\nset boxwidth 0.9\n"
+            "set key above horizontal\n"
+            "set ylabel 'guest instructions per page (-icount)'\n"
+            "set yrange [0:*]\nset offsets 0,0,graph 0.1,0\nset grid ytics\n"
+            "set xtics nomirror\n"
+            f"set title 'move_pages(): cost per page, and ratio to {reference} (lower is better)'\n"
+            f"plot {cols}" + (f" , {labels}" if labels else "") + "\n")
+
+
+def plot(by_kernel: dict[str, dict[str, Result]], reference: str, out: Path) -> Path | None:
+    """bench.png: per pattern, each kernel's cost per page, when gnuplot is installed."""
+    gnuplot = shutil.which("gnuplot")
+    script = plot_script(by_kernel, reference, out)
+    if not gnuplot or script is None:
+        return None
     (out / "bench.gp").write_text(script)
     subprocess.run([gnuplot, str(out / "bench.gp")], check=False, capture_output=True)
     return out / "bench.png" if (out / "bench.png").exists() else None

@@ -19,6 +19,21 @@ bench: done failed=1
 
 
 class BenchTest(unittest.TestCase):
+    def test_plot_script_is_legible(self) -> None:
+        """Underscores stay underscores, the legend sits above the plot, one
+        cluster per pattern of both kernels with the ratio over the patched bar."""
+        base = bench.last_runs(bench.parse(OUTPUT))
+        patched = bench.last_runs(bench.parse(OUTPUT.replace("ns=81920000", "ns=40960000")))
+        with tempfile.TemporaryDirectory() as d:
+            script = bench.plot_script({"base": base, "patched": patched}, "base", Path(d))
+            data = (Path(d) / "bench.dat").read_text().splitlines()
+        self.assertIn("noenhanced", script)
+        self.assertIn("set key above", script)
+        self.assertIn("'%.2fx', $3 / $2", script)
+        self.assertEqual(data, ["# pattern base patched", "all_to_one 10000.0 5000.0",
+                                "thp_listed 2000.0 2000.0"])
+        self.assertIsNone(bench.plot_script({"base": base}, "base", Path("/nonexistent")))
+
     def test_guest_checks(self) -> None:
         """A bench guest is used only when it completed and /init reported no error."""
         with tempfile.TemporaryDirectory() as d:
