@@ -61,7 +61,8 @@ series: deps
 # git am, checkpatch --strict, kernel-doc, and each commit compiled (BUILD=0: not).
 series-check: deps
 	$(PYTHON) -m lab series-check $(if $(filter 0,$(BUILD)),--no-build) \
-		$(if $(RESULTS),--results $(RESULTS)) $(if $(AUTHOR),--author "$(AUTHOR)")
+		$(if $(RESULTS),--results $(RESULTS)) $(if $(AUTHOR),--author "$(AUTHOR)") \
+		--profiles $(PROFILES)
 
 profiles:
 	$(PYTHON) -m lab profiles

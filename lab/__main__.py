@@ -191,7 +191,6 @@ def cmd_series(args: argparse.Namespace) -> int:
     return 0
 
 
-SERIES_CHECK_PROFILES = ("swapless", "swap", "debug")
 
 
 def series_cases(args: argparse.Namespace, do_build: bool) -> list[Case]:
@@ -199,8 +198,9 @@ def series_cases(args: argparse.Namespace, do_build: bool) -> list[Case]:
           + (", each commit compiled" if do_build else ""))
     # Every commit in every profile: CONFIG_SWAP and lockdep change what
     # compiles.
+    names = _profiles(args)
     profiles = {name: [*load_profile(name).fragments, "series", "series-check"]
-                for name in SERIES_CHECK_PROFILES}
+                for name in names}
     cases = series.check_cases(Path(args.results), do_build, profiles, author=args.author)
     print(report.table(cases))
     return cases
@@ -267,7 +267,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=int, default=10, help="minutes per profile")
     cmd("series", "the mail-ready series", "results", "author")
     p = cmd("series-check", "make series, then check every patch and commit", "results",
-            "author")
+            "author", "profiles")
     p.add_argument("--no-build", action="store_true", help="skip compiling each commit")
     return ap
 
