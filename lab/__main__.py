@@ -191,8 +191,6 @@ def cmd_series(args: argparse.Namespace) -> int:
     return 0
 
 
-
-
 def series_cases(args: argparse.Namespace, do_build: bool) -> list[Case]:
     stage("series", "make series, git am, checkpatch --strict, kernel-doc"
           + (", each commit compiled" if do_build else ""))
