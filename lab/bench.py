@@ -14,28 +14,21 @@ bench.json, bench.md and (with gnuplot) bench.png in results/bench-<time>/.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import build, guest, initramfs, pipeline
+from . import build, guest, initramfs, pipeline, protocol
 from .common import LAB, LabError, results_folder, stage
 from .parse import lab_errors
 from .profile import Profile, load_profile, with_topology
 
 BENCH_SRC = LAB / "bench" / "move_pages_bench.c"
-LINE = re.compile(r"bench: pattern=(\S+) run=(\d+) pages=(\d+) calls=(\d+) ns=(\d+) "
-                  r"ok=([01]) inexact=(\d+)"
-                  r"(?: migrated=(-?\d+) thp_moved=(-?\d+) thp_split=(-?\d+))?")
-
-PROFILE_FN = re.compile(r"bench: profile pattern=(\S+) func=(\S+) hits=(\d+) ns=(\d+)")
-PROFILE_END = re.compile(r"bench: profile pattern=(\S+) pages=(\d+) migrated=(-?\d+) "
-                         r"ns=(\d+) ok=([01])")
-
-EVENTS = re.compile(r"bench: events pattern=(\S+) pages=(\d+) rounds=(-?\d+) "
-                    r"remote_flushes=(-?\d+) ok=([01])")
+LINE = protocol.BENCH_RESULT
+PROFILE_FN = protocol.BENCH_PROFILE_FN
+PROFILE_END = protocol.BENCH_PROFILE_END
+EVENTS = protocol.BENCH_EVENTS
 
 # The kernels a bench run can compare: tree kind and extra config fragments.
 KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -307,7 +300,7 @@ def profile_run(k: str, kind: str, frags: tuple[str, ...], profile: Profile, out
     pout.mkdir()
     built, initrd = build_and_pack(profile, kind, (*frags, "fprofile"), pout, exe)
     g = guest.boot(built.image, initrd, profile, pout, timeout, icount=True,
-                   append="lab.bench=profile kunit.enable=0")
+                   append=protocol.GuestArgs(bench="profile", kunit=False).cmdline())
     text = g.selftest_tap.read_text(errors="replace")
     res = parse_profile(text)
     check_guest(k, "profile run", g, text, res)
@@ -334,7 +327,7 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
         out.mkdir()
         built, initrd = build_and_pack(profile, kind, frags, out, exe)
         g = guest.boot(built.image, initrd, profile, out, timeout, icount=True,
-                       append="lab.bench=1 kunit.enable=0")
+                       append=protocol.GuestArgs(bench="1", kunit=False).cmdline())
         text = g.selftest_tap.read_text(errors="replace")
         results = parse(text)
         check_guest(k, "benchmark", g, text, results)
@@ -345,7 +338,7 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
         ev_out = out / "events"
         ev_out.mkdir()
         ge = guest.boot(built.image, initrd, with_topology(profile, "2node"), ev_out, timeout,
-                        append="lab.bench=events kunit.enable=0")
+                        append=protocol.GuestArgs(bench="events", kunit=False).cmdline())
         ev_text = ge.selftest_tap.read_text(errors="replace")
         by_kernel_events[k] = parse_events(ev_text)
         check_guest(k, "events run", ge, ev_text, by_kernel_events[k])

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import pipeline, tree
+from . import pipeline, protocol, tree
 from .common import REPO, LabError, results_folder, stage
 from .cases import Status
 from .profile import load_profile
@@ -145,7 +145,7 @@ def run(only: str | None, timeout: float, results_root: Path, quick: bool = Fals
             out.mkdir()
             t0 = time.monotonic()
             focus = focus_binaries(m) if quick else []
-            append = "lab.selftests=" + ",".join(focus) if focus else ""
+            append = protocol.GuestArgs(selftests=tuple(focus)).cmdline()
             try:
                 cases, _ = pipeline.run_one(load_profile(m.profile), "patched", out,
                                             pipeline.GuestOptions(timeout, append=append),

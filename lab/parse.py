@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from .cases import Case, Status
+from .protocol import LAB_ERROR, LAB_NODE
 
 _TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 _RESULT = re.compile(
@@ -217,7 +218,7 @@ def lab_node_lines(console: str) -> dict[int, str]:
     """'lab: node N <memory> cpus <cpulist>' -> {N: cpulist}."""
     out = {}
     for ln in strip_timestamps(console):
-        m = re.match(r"^lab: node (\d+) \S+ cpus ?(\S*)\s*$", ln)
+        m = LAB_NODE.match(ln)
         if m:
             out[int(m.group(1))] = m.group(2)
     return out
@@ -225,8 +226,7 @@ def lab_node_lines(console: str) -> dict[int, str]:
 
 def lab_errors(console: str) -> list[str]:
     """The messages of every 'lab: error: ...' line /init printed, in order."""
-    return [ln[len("lab: error:"):].strip() for ln in strip_timestamps(console)
-            if ln.startswith("lab: error:")]
+    return [m[1] for m in map(LAB_ERROR.match, strip_timestamps(console)) if m]
 
 
 def lab_lines(console: str) -> dict[str, str]:

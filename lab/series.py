@@ -30,7 +30,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import build, guest, initramfs, kconfig, report, tree
+from . import build, guest, initramfs, kconfig, protocol, report, tree
 from .common import REPO, LabError, cache_dir, info, run_checked, run_logged, stage
 from .cases import Case, Status
 from .profile import Profile, load_profile
@@ -616,7 +616,7 @@ def boot_commit(n: int, subject: str, wt: Path, bdir: Path, profile: Profile, ou
     stage("check", f"commit {n}: booting it with its "
           + " and ".join(x for x, y in (("KUnit suites", has_kunit), ("selftests", st)) if y))
     g = guest.boot(bdir / "arch/x86/boot/bzImage", initrd, profile, out, timeout,
-                   append="" if st else "lab.kunit_only=1")
+                   append=protocol.GuestArgs(kunit_only=st is None).cmdline())
     cases, _ = report.evaluate(report.Inputs(
         g.console.read_text(errors="replace"), g.selftest_tap.read_text(errors="replace"),
         g.timed_out, g.seconds, expect_kunit=has_kunit, expect_selftests=st is not None),

@@ -13,20 +13,17 @@ and kernel splats - all but rounds and overlaps must be 0.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import build, guest, initramfs, pipeline
+from . import build, guest, initramfs, pipeline, protocol
 from .common import LAB, LabError, results_folder, stage
 from .parse import find_splats, lab_errors
 from .profile import load_profile
 
 SOAK_SRC = LAB / "soak" / "migration_soak.c"
-LINE = re.compile(r"soak: (progress|done) minute=(\d+) rounds=(\d+) overlaps=(\d+) "
-                  r"mismatches=(\d+) migrate_calls=(\d+) migrate_errors=(\d+) forks=(\d+) "
-                  r"fork_leaks=(\d+)")
-SELFTEST = re.compile(r"soak: selftest (\S+) run=(\d+) (ok|FAIL)")
+LINE = protocol.SOAK_PROGRESS
+SELFTEST = protocol.SOAK_SELFTEST
 
 
 @dataclass
@@ -95,7 +92,7 @@ def run(profiles: list[str], minutes: int, results_root: Path) -> int:
         initrd = initramfs.build_initramfs(built.selftests, profile, out / "initramfs.cpio.gz",
                                            {"soak/migration_soak": exe.read_bytes()})
         g = guest.boot(built.image, initrd, profile, out, minutes * 60 + 900,
-                       append=f"lab.soak={minutes} kunit.enable=0")
+                       append=protocol.GuestArgs(soak_minutes=minutes, kunit=False).cmdline())
         r = parse(name, g.selftest_tap.read_text(errors="replace"),
                   g.console.read_text(errors="replace"))
         results.append(r)
