@@ -46,8 +46,9 @@ def run_profile(name: str, args: argparse.Namespace) -> list[Case]:
     tree_kind = "base" if args.base else "patched"
     out = pipeline.results_dir(profile, tree_kind, Path(args.results))
     stage("profile", f"{profile.name} ({profile.description}); results in {out}")
-    cases, summary = pipeline.run_one(profile, tree_kind, out, pipeline.GuestOptions(
-        args.timeout, args.icount, args.append))
+    cases, summary = pipeline.run_one(pipeline.GuestJob(
+        profile, pipeline.TreeKind(tree_kind), append=args.append, timeout=args.timeout,
+        icount=args.icount), out)
     print(f"\n== {profile.name} ({tree_kind}, {profile.topology.name}): {summary['verdict']}")
     print(report.table(cases))
     print(f"  {report.closing_line(cases)}; results: {out}\n", flush=True)

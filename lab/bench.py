@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import build, guest, initramfs, pipeline, protocol
+from . import build, guest, pipeline, protocol
 from .common import LAB, LabError, results_folder, stage
 from .parse import lab_errors
 from .profile import Profile, load_profile, with_topology
@@ -273,13 +273,13 @@ def plot(by_kernel: dict[str, dict[str, Result]], reference: str, out: Path) -> 
     return out / "bench.png" if (out / "bench.png").exists() else None
 
 
-def build_and_pack(profile: Profile, kind: str, frags: tuple[str, ...], out: Path,
-                   exe: Path) -> tuple[pipeline.Built, Path]:
-    """Build one bench kernel and its initramfs carrying the benchmark."""
-    built = pipeline.build_all(profile, kind, out, more_fragments=frags)
-    initrd = initramfs.build_initramfs(built.selftests, profile, out / "initramfs.cpio.gz",
-                                       {"bench/move_pages_bench": exe.read_bytes()})
-    return built, initrd
+def bench_job(profile: Profile, kind: str, frags: tuple[str, ...], exe: Path, mode: str,
+              timeout: float, icount: bool = True) -> pipeline.GuestJob:
+    """A guest that runs the benchmark in @mode (protocol.BENCH_MODES) on kernel @kind."""
+    return pipeline.GuestJob(profile, pipeline.TreeKind(kind), fragments=frags,
+                             files=(("bench/move_pages_bench", exe),),
+                             args=protocol.GuestArgs(bench=mode, kunit=False),
+                             timeout=timeout, icount=icount)
 
 
 def check_guest(k: str, what: str, g: guest.GuestRun, text: str, parsed: object) -> None:
@@ -298,9 +298,8 @@ def profile_run(k: str, kind: str, frags: tuple[str, ...], profile: Profile, out
     stage("bench", f"{k}: function profile ({profile.name}, fprofile, -icount)")
     pout = out / "profile"
     pout.mkdir()
-    built, initrd = build_and_pack(profile, kind, (*frags, "fprofile"), pout, exe)
-    g = guest.boot(built.image, initrd, profile, pout, timeout, icount=True,
-                   append=protocol.GuestArgs(bench="profile", kunit=False).cmdline())
+    _, g = pipeline.run_job(
+        bench_job(profile, kind, (*frags, "fprofile"), exe, "profile", timeout), pout)
     text = g.selftest_tap.read_text(errors="replace")
     res = parse_profile(text)
     check_guest(k, "profile run", g, text, res)
@@ -325,9 +324,7 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
         stage("bench", f"{k}: {profile.name}, 1cpu-memnode, -icount")
         out = top / k
         out.mkdir()
-        built, initrd = build_and_pack(profile, kind, frags, out, exe)
-        g = guest.boot(built.image, initrd, profile, out, timeout, icount=True,
-                       append=protocol.GuestArgs(bench="1", kunit=False).cmdline())
+        built, g = pipeline.run_job(bench_job(profile, kind, frags, exe, "1", timeout), out)
         text = g.selftest_tap.read_text(errors="replace")
         results = parse(text)
         check_guest(k, "benchmark", g, text, results)
@@ -337,8 +334,9 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
         stage("bench", f"{k}: events in the 2node topology (4 vCPUs)")
         ev_out = out / "events"
         ev_out.mkdir()
-        ge = guest.boot(built.image, initrd, with_topology(profile, "2node"), ev_out, timeout,
-                        append=protocol.GuestArgs(bench="events", kunit=False).cmdline())
+        # The same kernel, booted again.
+        _, ge = pipeline.run_job(bench_job(with_topology(profile, "2node"), kind, frags, exe,
+                                           "events", timeout, icount=False), ev_out, built)
         ev_text = ge.selftest_tap.read_text(errors="replace")
         by_kernel_events[k] = parse_events(ev_text)
         check_guest(k, "events run", ge, ev_text, by_kernel_events[k])

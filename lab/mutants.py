@@ -145,11 +145,11 @@ def run(only: str | None, timeout: float, results_root: Path, quick: bool = Fals
             out.mkdir()
             t0 = time.monotonic()
             focus = focus_binaries(m) if quick else []
-            append = protocol.GuestArgs(selftests=tuple(focus)).cmdline()
+            job = pipeline.GuestJob(load_profile(m.profile), patches=(m.path,),
+                                    args=protocol.GuestArgs(selftests=tuple(focus)),
+                                    timeout=timeout)
             try:
-                cases, _ = pipeline.run_one(load_profile(m.profile), "patched", out,
-                                            pipeline.GuestOptions(timeout, append=append),
-                                            extra=(m.path,))
+                cases, _ = pipeline.run_one(job, out)
             except LabError as e:
                 outcomes.append(Outcome(m, False, error=str(e).splitlines()[0],
                                         seconds=time.monotonic() - t0, results=str(out)))

@@ -5,11 +5,12 @@ strings them together for one profile."""
 
 from __future__ import annotations
 
+import enum
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import build, guest, initramfs, kconfig, report, tree
+from . import build, guest, initramfs, kconfig, protocol, report, tree
 from .common import REPO, cache_dir, results_folder, stage
 from .cases import Case
 from .profile import Profile
@@ -56,31 +57,57 @@ def build_all(profile: Profile, tree_kind: str, out: Path, extra: tuple[Path, ..
     return Built(tree_kind, src, bdir, image, config, selftests, base)
 
 
-def pack(built: Built, profile: Profile, out: Path) -> Path:
-    stage("initramfs", f"busybox + selftests -> {out / 'initramfs.cpio.gz'}")
-    return initramfs.build_initramfs(built.selftests, profile, out / "initramfs.cpio.gz")
+class TreeKind(enum.Enum):
+    PATCHED = "patched"     # the base tree with our files and patches/series
+    BASE = "base"           # the unpatched base tree
 
 
 @dataclass(frozen=True)
-class GuestOptions:
-    timeout: float
+class GuestJob:
+    """One guest boot, all of it: which kernel, what goes in the initramfs,
+    what the guest is asked to do.  run_job() builds, packs and boots it."""
+    profile: Profile
+    tree: TreeKind = TreeKind.PATCHED
+    fragments: tuple[str, ...] = ()             # config fragments after the profile's
+    patches: tuple[Path, ...] = ()              # on top of the series (mutants)
+    files: tuple[tuple[str, Path], ...] = ()    # extra guest files: (guest path, host file)
+    args: protocol.GuestArgs = protocol.GuestArgs()
+    append: str = ""                            # the user's own command line (APPEND=)
+    timeout: float = 900
     icount: bool = False
-    append: str = ""
 
 
-def run_one(profile: Profile, tree_kind: str, out: Path, opts: GuestOptions,
-            extra: tuple[Path, ...] = ()) -> tuple[list[Case], dict[str, object]]:
-    """Build, boot and evaluate one profile; write @out/summary.json."""
-    built = build_all(profile, tree_kind, out, extra)
-    initrd = pack(built, profile, out)
-    run = guest.boot(built.image, initrd, profile, out, opts.timeout,
-                     icount=opts.icount, append=opts.append)
+def build_job(job: GuestJob, out: Path) -> Built:
+    return build_all(job.profile, job.tree.value, out, job.patches, job.fragments)
+
+
+def boot_job(job: GuestJob, image: Path, selftests: Path | None, out: Path) -> guest.GuestRun:
+    """Pack @selftests and the job's files with /init, and boot @image."""
+    stage("initramfs", f"busybox + selftests -> {out / 'initramfs.cpio.gz'}")
+    initrd = initramfs.build_initramfs(selftests, job.profile, out / "initramfs.cpio.gz",
+                                       {g: h.read_bytes() for g, h in job.files})
+    cmdline = " ".join(x for x in (job.args.cmdline(), job.append) if x)
+    return guest.boot(image, initrd, job.profile, out, job.timeout, icount=job.icount,
+                      append=cmdline)
+
+
+def run_job(job: GuestJob, out: Path, built: Built | None = None
+            ) -> tuple[Built, guest.GuestRun]:
+    """Build (unless @built is given: the same kernel booted again), pack, boot."""
+    built = built or build_job(job, out)
+    return built, boot_job(job, built.image, built.selftests, out)
+
+
+def run_one(job: GuestJob, out: Path) -> tuple[list[Case], dict[str, object]]:
+    """Build, boot and evaluate one profile's tests; write @out/summary.json."""
+    built, run = run_job(job, out)
+    profile, tree_kind, extra = job.profile, job.tree.value, job.patches
     stage("parse", f"{run.console.name}, {run.selftest_tap.name}")
     cases, extra_info = report.evaluate(
         report.Inputs(run.console.read_text(errors="replace"),
                       run.selftest_tap.read_text(errors="replace"),
                       run.timed_out, run.seconds,
-                      expect_kunit=tree_kind == "patched"), profile)
+                      expect_kunit=job.tree is TreeKind.PATCHED), profile)
     meta = {
         "profile": profile.name,
         "tree": tree_kind,

@@ -30,7 +30,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import build, guest, initramfs, kconfig, protocol, report, tree
+from . import build, kconfig, pipeline, protocol, report, tree
 from .common import REPO, LabError, cache_dir, info, run_checked, run_logged, stage
 from .cases import Case, Status
 from .profile import Profile, load_profile
@@ -612,11 +612,11 @@ def boot_commit(n: int, subject: str, wt: Path, bdir: Path, profile: Profile, ou
     if (wt / "tools/testing/selftests/migration").is_dir():
         st = build.build_selftests(wt, bdir, cache_dir() / "selftests" / "series-check",
                                    out / "selftests-build.log")
-    initrd = initramfs.build_initramfs(st, profile, out / "initramfs.cpio.gz")
     stage("check", f"commit {n}: booting it with its "
           + " and ".join(x for x, y in (("KUnit suites", has_kunit), ("selftests", st)) if y))
-    g = guest.boot(bdir / "arch/x86/boot/bzImage", initrd, profile, out, timeout,
-                   append=protocol.GuestArgs(kunit_only=st is None).cmdline())
+    job = pipeline.GuestJob(profile, args=protocol.GuestArgs(kunit_only=st is None),
+                            timeout=timeout)
+    g = pipeline.boot_job(job, bdir / "arch/x86/boot/bzImage", st, out)
     cases, _ = report.evaluate(report.Inputs(
         g.console.read_text(errors="replace"), g.selftest_tap.read_text(errors="replace"),
         g.timed_out, g.seconds, expect_kunit=has_kunit, expect_selftests=st is not None),

@@ -16,7 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import build, guest, initramfs, pipeline, protocol
+from . import build, pipeline, protocol
 from .common import LAB, LabError, results_folder, stage
 from .parse import find_splats, lab_errors
 from .profile import load_profile
@@ -88,11 +88,10 @@ def run(profiles: list[str], minutes: int, results_root: Path) -> int:
         out = top / name
         out.mkdir()
         stage("soak", f"{name}: {minutes} minutes")
-        built = pipeline.build_all(profile, "patched", out)
-        initrd = initramfs.build_initramfs(built.selftests, profile, out / "initramfs.cpio.gz",
-                                           {"soak/migration_soak": exe.read_bytes()})
-        g = guest.boot(built.image, initrd, profile, out, minutes * 60 + 900,
-                       append=protocol.GuestArgs(soak_minutes=minutes, kunit=False).cmdline())
+        _, g = pipeline.run_job(pipeline.GuestJob(
+            profile, files=(("soak/migration_soak", exe),),
+            args=protocol.GuestArgs(soak_minutes=minutes, kunit=False),
+            timeout=minutes * 60 + 900), out)
         r = parse(name, g.selftest_tap.read_text(errors="replace"),
                   g.console.read_text(errors="replace"))
         results.append(r)

@@ -232,7 +232,8 @@ class SeriesTest(unittest.TestCase):
         (wt / "mm/tests").mkdir(parents=True)
         calls = []
 
-        def boot(image, initrd, profile, o, timeout, append=""):  # type: ignore[no-untyped-def]
+        def boot(image, initrd, profile, o, timeout, icount=False,  # type: ignore[no-untyped-def]
+                 append=""):
             calls.append(append)
             console = o / "console.log"
             console.write_text((data / self.console).read_text())

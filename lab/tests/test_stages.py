@@ -127,6 +127,32 @@ if __name__ == "__main__":
     unittest.main()
 
 
+class GuestJobTest(unittest.TestCase):
+    def test_boot_job_packs_files_and_builds_the_command_line(self) -> None:
+        from lab import pipeline, protocol
+        seen = {}
+
+        def fake_initramfs(selftests, profile, dest, extra=None):  # type: ignore[no-untyped-def]
+            seen["files"] = sorted(extra or {})
+            return dest
+
+        def fake_boot(image, initrd, profile, out, timeout, icount=False,  # type: ignore[no-untyped-def]
+                      append=""):
+            seen.update(append=append, timeout=timeout, icount=icount)
+            return "run"
+        with tempfile.TemporaryDirectory() as d, \
+                mock.patch.object(initramfs, "build_initramfs", fake_initramfs), \
+                mock.patch.object(guest, "boot", fake_boot):
+            exe = Path(d) / "exe"
+            exe.write_bytes(b"x")
+            job = pipeline.GuestJob(load_profile("swapless"), files=(("bench/b", exe),),
+                                    args=protocol.GuestArgs(bench="events", kunit=False),
+                                    append="lab.fuzz_seed=7", timeout=60, icount=True)
+            self.assertEqual(pipeline.boot_job(job, Path("/img"), None, Path(d)), "run")
+        self.assertEqual(seen, {"files": ["bench/b"], "timeout": 60, "icount": True,
+                                "append": "lab.bench=events kunit.enable=0 lab.fuzz_seed=7"})
+
+
 class ResultsFolderTest(unittest.TestCase):
     def test_unique_names_and_latest(self) -> None:
         from lab.common import results_folder
