@@ -25,7 +25,7 @@ import unittest
 from pathlib import Path
 from typing import Callable
 
-from . import bench, build, mutants, pipeline, report, series, soak, tree
+from . import bench, build, mutants, pipeline, report, series, series_check, soak, tree
 from .common import LAB, REPO, LabError, cache_dir, clean_env, elapsed, quote, stage
 from .cases import Case, Status
 from .profile import PROFILE_DIR, TOPOLOGIES, load_profile, with_topology
@@ -200,7 +200,7 @@ def series_cases(args: argparse.Namespace, do_build: bool) -> list[Case]:
     names = _profiles(args)
     profiles = {name: [*load_profile(name).fragments, "series", "series-check"]
                 for name in names}
-    cases = series.check_cases(Path(args.results), do_build, profiles, author=args.author)
+    cases = series_check.check_cases(Path(args.results), do_build, profiles, author=args.author)
     print(report.table(cases))
     return cases
 

@@ -19,12 +19,14 @@ otherwise.  The tree is restored afterwards.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import pipeline, protocol, tree
-from .common import REPO, LabError, results_folder, stage
+from .common import REPO, LabError, info, results_folder, stage
 from .cases import Status
 from .profile import load_profile
 
@@ -175,3 +177,27 @@ def run(only: str | None, timeout: float, results_root: Path, quick: bool = Fals
     print(f"mutants: {killed} killed, {survived} survived or failed to build; table: {top / 'mutants.md'}")
     print(f"{killed} passed, {survived} failed")
     return 0 if survived == 0 else 1
+
+
+def check_apply(pristine: Path, repo_dir: Path = REPO) -> list[str]:
+    """Every mutant still applies on top of the series (else make mutants would stop)."""
+    final = tree.staged_contents(pristine, repo_dir)
+    problems = []
+    for m in sorted((repo_dir / "mutants").glob("*.patch")):
+        with tempfile.TemporaryDirectory(prefix="lab-mutant-") as tmp:
+            scratch = Path(tmp) / "t"
+            for rel in tree.patch_targets(m):
+                src = final.get(rel)
+                dst = scratch / rel
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                if src:
+                    dst.write_bytes(src[0])
+                elif (pristine / rel).is_file():
+                    shutil.copy2(pristine / rel, dst)
+            try:
+                tree.apply_patches(scratch, pristine, [m.resolve()], Path(tmp))
+            except LabError as e:
+                problems.append(f"{m.name}: " + " ".join(str(e).split())[:200])
+    info(f"mutants: {len(list((repo_dir / 'mutants').glob('*.patch')))} checked, "
+         f"{len(problems)} do not apply")
+    return problems

@@ -11,7 +11,7 @@ from pathlib import Path
 from dataclasses import replace
 from unittest import mock
 
-from lab import series, tree
+from lab import mutants, series, series_check, tree
 from lab.common import LabError
 
 KCONFIG = """# SPDX-License-Identifier: GPL-2.0-only
@@ -173,13 +173,13 @@ class SeriesTest(unittest.TestCase):
                "#150: FILE: mm/migrate.c:159:\n"
                "ERROR:FILE_PATH_CHANGES: not really\n"
                "total: 1 errors, 1 warnings, 1 checks, 10 lines checked\n")
-        found = series.parse_checkpatch("0001.patch", out)
+        found = series_check.parse_checkpatch("0001.patch", out)
         self.assertEqual([(f.level, f.kind, f.file) for f in found],
                          [("WARNING", "FILE_PATH_CHANGES", ""), ("CHECK", "LONG_LINE", "mm/migrate.c"),
                           ("CHECK", "OPEN_ENDED_LINE", "include/trace/events/migrate.h"),
                           ("CHECK", "OPEN_ENDED_LINE", "mm/migrate.c"),
                           ("ERROR", "FILE_PATH_CHANGES", "")])
-        bad = series.unjustified(found, {"FILE_PATH_CHANGES": "why",
+        bad = series_check.unjustified(found, {"FILE_PATH_CHANGES": "why",
                                          "OPEN_ENDED_LINE@include/trace/events/migrate.h": "why"})
         self.assertEqual([(f.level, f.kind, f.file) for f in bad],
                          [("CHECK", "LONG_LINE", "mm/migrate.c"),
@@ -206,10 +206,10 @@ class SeriesTest(unittest.TestCase):
                      "+\tint inside(void) {\n"
                      "--- a/tools/testing/x.c\n+++ b/tools/testing/x.c\n@@ -1,1 +1,2 @@\n"
                      "+static int helper(void)\n")
-        self.assertEqual(series.new_functions([p]), [("mm/migrate.c", "move_pages_fetch")])
+        self.assertEqual(series_check.new_functions([p]), [("mm/migrate.c", "move_pages_fetch")])
 
     def test_touched_c_files_must_be_compiled(self) -> None:
-        objs = series._objects(["mm/hmm.c", "mm/migrate.h", "Documentation/x.c",
+        objs = series_check._objects(["mm/hmm.c", "mm/migrate.h", "Documentation/x.c",
                                 "tools/testing/selftests/migration/a.c", "mm/migrate.c"])
         self.assertEqual(objs, ["mm/hmm.o", "mm/migrate.o"])
         bdir = self.repo / "bdir"
@@ -219,7 +219,7 @@ class SeriesTest(unittest.TestCase):
         old.write_text("")
         os.utime(old, (1000, 1000))
         # hmm.o is stale (built before this commit), so is a file never built.
-        self.assertEqual(series.unbuilt_objects(bdir, [*objs, "mm/x.o"], 2000),
+        self.assertEqual(series_check.unbuilt_objects(bdir, [*objs, "mm/x.o"], 2000),
                          ["mm/hmm.o", "mm/x.o"])
 
     def test_boot_commit(self) -> None:
@@ -242,12 +242,12 @@ class SeriesTest(unittest.TestCase):
         with mock.patch.object(guest, "boot", boot), \
                 mock.patch.object(initramfs, "build_initramfs", return_value=out / "i"):
             self.console = "kunit-pass.log"
-            series.boot_commit(7, "mm/tests: add", wt, wt, load_profile("swapless"), out, 60)
+            series_check.boot_commit(7, "mm/tests: add", wt, wt, load_profile("swapless"), out, 60)
             self.assertEqual(calls, ["lab.kunit_only=1"])
             self.console = "kunit-fail.log"
             with self.assertRaisesRegex(LabError, "commit 7 .*its tests fail at that commit"
                                         "(.|\n)*migrate_entry_pte_round_trip"):
-                series.boot_commit(7, "mm/tests: add", wt, wt, load_profile("swapless"), out,
+                series_check.boot_commit(7, "mm/tests: add", wt, wt, load_profile("swapless"), out,
                                    60)
 
     def test_project_words_found(self) -> None:
@@ -255,7 +255,7 @@ class SeriesTest(unittest.TestCase):
         (d / "0001-a.patch").write_text("Subject: [PATCH] mm: x\n+ * seed the RNG\n"
                                         "+ * label, collaborate\n")
         (d / "0002-b.patch").write_text("As the lab's Mutants show,\nour series\n")
-        found = series.project_words([d / "0001-a.patch", d / "0002-b.patch"])
+        found = series_check.project_words([d / "0001-a.patch", d / "0002-b.patch"])
         self.assertEqual([f.split(":")[:2] for f in found],
                          [["0002-b.patch", "1"], ["0002-b.patch", "2"]])
         self.assertIn('"lab"', found[0])
@@ -329,12 +329,12 @@ class SeriesTest(unittest.TestCase):
         plan = replace(series.load_plan(self.repo), author="Lab <lab@example.org>")
         git = series.base_repo(self.base, plan)
         patches = [out / f for f in files[1:]]
-        series.check_am(git, patches, out / "am.log", series._git_env(plan))
+        series_check.check_am(git, patches, out / "am.log", series._git_env(plan))
         # A patch that no longer applies is named.
         broken = out / "9999-broken.patch"
         broken.write_text(first.replace("obj-y += a.o", "obj-y += z.o"))
         with self.assertRaisesRegex(LabError, "9999-broken.patch does not apply"):
-            series.check_am(git, [broken], out / "am.log", series._git_env(plan))
+            series_check.check_am(git, [broken], out / "am.log", series._git_env(plan))
         # Made twice, the series is the same, byte for byte.
         again = self.repo / "results2"
         with mock.patch.object(tree, "base_tree", return_value=self.base):
