@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import build, guest, pipeline, protocol
 from .common import LAB, LabError, results_folder, stage
-from .parse import lab_errors
+from .parse import errors_reported, lab_errors
 from .profile import Profile, load_profile, with_topology
 
 BENCH_SRC = LAB / "bench" / "move_pages_bench.c"
@@ -286,8 +286,7 @@ def check_guest(k: str, what: str, g: guest.GuestRun, text: str, parsed: object)
     """A bench guest that hung, printed nothing usable or had a step of /init fail."""
     errors = lab_errors(g.console.read_text(errors="replace"))
     if errors:
-        raise LabError(f"{k}: the {what}: /init reported: "
-                       + "; ".join(f"lab: error: {e}" for e in errors) + f" (see {g.console})")
+        raise LabError(f"{k}: the {what}: {errors_reported(errors)} (see {g.console})")
     if g.timed_out or not parsed or "bench: done" not in text:
         raise LabError(f"{k}: the {what} did not complete (see {g.selftest_tap})")
 

@@ -229,6 +229,11 @@ def lab_errors(console: str) -> list[str]:
     return [m[1] for m in map(LAB_ERROR.match, strip_timestamps(console)) if m]
 
 
+def errors_reported(errors: list[str]) -> str:
+    """lab_errors() as one line for a case's reason or a LabError."""
+    return "/init reported: " + "; ".join(f"lab: error: {e}" for e in errors)
+
+
 def lab_lines(console: str) -> dict[str, str]:
     """'lab: key rest' lines -> {key: rest} (the last one wins)."""
     out = {}

@@ -82,7 +82,6 @@ class GuestArgs:
 # /init's console lines.
 LAB_NODE = re.compile(r"^lab: node (\d+) \S+ cpus ?(\S*)\s*$")
 LAB_ERROR = re.compile(r"^lab: error: (.*?)\s*$")
-LAB_KEY = re.compile(r"^lab: (\S+) ?(.*?)\s*$")     # any other: its first word is the key
 LAB_LINES = (
     re.compile(r"^lab: kernel \S+$"),
     re.compile(r"^lab: nodes-online \S*$"),

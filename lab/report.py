@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cases import Case, Status
-from .parse import (find_splats, kunit_cases, lab_errors, lab_lines, lab_node_lines,
-                    selftest_cases)
+from .parse import (errors_reported, find_splats, kunit_cases, lab_errors, lab_lines,
+                    lab_node_lines, selftest_cases)
 from .profile import Profile
 
 
@@ -61,7 +61,7 @@ def evaluate(inp: Inputs, profile: Profile) -> tuple[list[Case], dict[str, objec
     # would otherwise only turn the cases that need it into SKIPs.
     errors = lab_errors(inp.console)
     check("guest_errors", not errors,
-          "/init reported: " + "; ".join(f"lab: error: {e}" for e in errors))
+          errors_reported(errors))
     splats = find_splats(inp.console)
     check("no_splats", not splats,
           "\n".join(f"console line {s.line_no}:\n    " + "\n    ".join(s.first_lines)
