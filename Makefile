@@ -48,8 +48,9 @@ bench:
 
 # Long races: MINUTES per profile (default 10) of the soak workload and the
 # race selftests over and over; zero mismatches and splats or it fails.
+# BASE=1: the unpatched kernel under the same load.
 soak: deps
-	$(PYTHON) -m lab soak --profiles $(PROFILES) --minutes $(or $(MINUTES),10) \
+	$(PYTHON) -m lab soak --profiles $(PROFILES) --minutes $(or $(MINUTES),10) $(if $(BASE),--base) \
 		$(if $(RESULTS),--results $(RESULTS))
 
 # The mail-ready series: git format-patch output in results/series-<version>/,

@@ -210,7 +210,7 @@ def cmd_series_check(args: argparse.Namespace) -> int:
 
 
 def cmd_soak(args: argparse.Namespace) -> int:
-    return soak.run(_profiles(args), args.minutes, Path(args.results))
+    return soak.run(_profiles(args), args.minutes, Path(args.results), args.base)
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
@@ -262,7 +262,7 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"kernels to compare ({', '.join(bench.KERNELS)})")
     p.add_argument("--functions", action="store_true",
                    help="also profile each kernel's functions (ftrace profiler)")
-    p = cmd("soak", "long races in each profile", "profiles", "results")
+    p = cmd("soak", "long races in each profile", "profiles", "base", "results")
     p.add_argument("--minutes", type=int, default=10, help="minutes per profile")
     cmd("series", "the mail-ready series", "results", "author")
     p = cmd("series-check", "make series, then check every patch and commit", "results",

@@ -76,7 +76,10 @@ def table(results: list[SoakResult]) -> str:
     return "\n".join(rows)
 
 
-def run(profiles: list[str], minutes: int, results_root: Path) -> int:
+def run(profiles: list[str], minutes: int, results_root: Path, base: bool = False) -> int:
+    """Soak each profile's patched kernel, or with @base the unpatched one:
+    the same workload and selftests, to tell a kernel's failure from a
+    test's demand that the base does not meet either."""
     if minutes < 1:
         raise LabError(f"MINUTES must be a whole number of minutes, at least 1 (got {minutes})")
     top = results_folder(results_root, "soak")
@@ -85,17 +88,19 @@ def run(profiles: list[str], minutes: int, results_root: Path) -> int:
     results = []
     for name in profiles:
         profile = load_profile(name)
-        out = top / name
+        label = f"{name}-base" if base else name
+        out = top / label
         out.mkdir()
-        stage("soak", f"{name}: {minutes} minutes")
+        stage("soak", f"{label}: {minutes} minutes")
         _, g = pipeline.run_job(pipeline.GuestJob(
-            profile, files=(("soak/migration_soak", exe),),
+            profile, tree=pipeline.TreeKind.BASE if base else pipeline.TreeKind.PATCHED,
+            files=(("soak/migration_soak", exe),),
             args=protocol.GuestArgs(soak_minutes=minutes, kunit=False),
             timeout=minutes * 60 + 900), out)
-        r = parse(name, g.selftest_tap.read_text(errors="replace"),
+        r = parse(label, g.selftest_tap.read_text(errors="replace"),
                   g.console.read_text(errors="replace"))
         results.append(r)
-        print(f"soak {name}: {'PASS' if r.ok else 'FAIL'}", flush=True)
+        print(f"soak {label}: {'PASS' if r.ok else 'FAIL'}", flush=True)
     text = table(results)
     (top / "soak.md").write_text(text + "\n")
     (top / "soak.json").write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")

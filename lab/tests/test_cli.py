@@ -34,6 +34,7 @@ class CliTest(unittest.TestCase):
     def test_each_command_gets_its_options(self) -> None:
         args, _ = parse("soak", "--minutes", "3", "--profiles", "swap")
         self.assertEqual((args.command, args.minutes, args.profiles), ("soak", 3, "swap"))
+        self.assertTrue(parse("soak", "--base")[0].base)
         args, _ = parse("series-check", "--no-build", "--author", "A B <a@b.org>")
         self.assertEqual((args.no_build, args.author), (True, "A B <a@b.org>"))
         args, _ = parse("mutants", "--quick", "--only", "a,b", "--timeout", "300")
