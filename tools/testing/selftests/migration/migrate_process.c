@@ -323,9 +323,11 @@ TEST_F(proc, migrate_pages_child)
 
 TEST_F(proc, mremap_shared_child)
 {
-	int round = 0, moves = 0, wstatus, i;
+	int round = 0, moves = 0, wstatus, done[2], release[2], i;
+	char code = 0;
 	size_t word = 0;
 	uint64_t got = 0;
+	ssize_t n;
 	pid_t pid;
 
 	self->mem = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
@@ -334,6 +336,15 @@ TEST_F(proc, mremap_shared_child)
 	fill(self->mem, NR_PAGES, self->psize, 7);
 	for (i = 0; i < NR_PAGES; i++)
 		self->pages[i] = self->mem + i * self->psize;
+	/*
+	 * The child reports on @done and exits only once the parent stopped
+	 * moving (@release closed): an exiting mm holds a reference on each
+	 * page it unmapped until its TLB is flushed, so a move that overlaps
+	 * the exit fails for every page, in any kernel.
+	 */
+	ASSERT_EQ(pipe(done), 0);
+	ASSERT_EQ(pipe(release), 0);
+	ASSERT_EQ(fcntl(done[0], F_SETFL, O_NONBLOCK), 0);
 
 	pid = fork();
 	ASSERT_GE(pid, 0);
@@ -341,25 +352,35 @@ TEST_F(proc, mremap_shared_child)
 		/* Child: move the shared range to and fro, reading it each time. */
 		char *cur = self->mem;
 
-		for (round = 1; round <= NR_REMAPS; round++) {
+		close(done[0]);
+		close(release[1]);
+		for (round = 1; round <= NR_REMAPS && !code; round++) {
 			char *spot = mmap(NULL, self->len, PROT_NONE,
 					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-			if (spot == MAP_FAILED)
-				_exit(3);
+			if (spot == MAP_FAILED) {
+				code = 3;
+				break;
+			}
 			cur = mremap(cur, self->len, self->len, MREMAP_MAYMOVE | MREMAP_FIXED,
 				     spot);
 			if (cur == MAP_FAILED)
-				_exit(4);
-			if (first_bad(cur, NR_PAGES, self->psize, 7, &word, &got) >= 0)
-				_exit(5);
+				code = 4;
+			else if (first_bad(cur, NR_PAGES, self->psize, 7, &word, &got) >= 0)
+				code = 5;
 		}
-		_exit(0);
+		if (write(done[1], &code, 1) != 1)
+			_exit(6);
+		/* Returns at EOF: the parent is done with the pages. */
+		n = read(release[0], &code, 1);
+		_exit(n ? 6 : code);
 	}
 	self->ch.pid = pid;
+	close(done[1]);
+	close(release[0]);
 
-	/* Parent: move the shared pages until the child is done. */
-	while (waitpid(pid, &wstatus, WNOHANG) == 0) {
+	/* Parent: move the shared pages until the child is done remapping. */
+	while ((n = read(done[0], &code, 1)) < 0 && errno == EAGAIN) {
 		int target = self->node[moves % 2];
 
 		for (i = 0; i < NR_PAGES; i++)
@@ -371,11 +392,15 @@ TEST_F(proc, mremap_shared_child)
 				TH_LOG("move %d: page %d status %d", moves, i, self->status[i]);
 		moves++;
 	}
+	close(release[1]);
+	close(done[0]);
+	ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
 	self->ch.pid = 0;
+	ASSERT_EQ(n, 1) TH_LOG("the child did not report: %s", n ? strerror(errno) : "EOF");
 	ASSERT_TRUE(WIFEXITED(wstatus)) TH_LOG("child killed by signal %d", WTERMSIG(wstatus));
 	ASSERT_EQ(WEXITSTATUS(wstatus), 0)
 		TH_LOG("child: %s", WEXITSTATUS(wstatus) == 5 ? "wrong data after mremap" :
-		       "mmap or mremap failed");
+		       WEXITSTATUS(wstatus) == 6 ? "its pipes failed" : "mmap or mremap failed");
 	ASSERT_EQ(first_bad(self->mem, NR_PAGES, self->psize, 7, &word, &got), -1)
 		TH_LOG("parent word %zu is %#llx", word, (unsigned long long)got);
 	TH_LOG("%d moves of the shared pages while the child remapped them %d times", moves,
