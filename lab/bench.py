@@ -7,8 +7,15 @@ topology (one vCPU on node 0, node 1 memory only) under
 `-icount shift=0,sleep=off`, so the guest's nanoseconds are instructions
 and each figure is deterministic.  The guest runs lab/bench/move_pages_bench
 instead of the tests; every pattern checks data and nodes after its calls.
-The result is a table of guest ns per page and patched/base ratios, with
-bench.json, bench.md and (with gnuplot) bench.png in results/bench-<time>/.
+Every kernel carries the ftrace function profiler, off while timed (its
+call sites are one nop per function, in both kernels alike): a third run
+of each pattern profiles folio_mc_copy() alone, the copy of the pages,
+and the rest of the timed figure is the bookkeeping - what real hardware
+pays for, where the copy is 20-35% of a migrated page, not the half that
+TCG's one instruction per byte of `rep movsb` makes it.
+The result is a table of guest ns per page split into copy and
+bookkeeping, the patched/base ratios, with bench.json, bench.md and (with
+gnuplot) bench.png in results/bench-<time>/.
 """
 
 from __future__ import annotations
@@ -29,12 +36,17 @@ LINE = protocol.BENCH_RESULT
 PROFILE_FN = protocol.BENCH_PROFILE_FN
 PROFILE_END = protocol.BENCH_PROFILE_END
 EVENTS = protocol.BENCH_EVENTS
+COPY = protocol.BENCH_COPY
+SWEEP = protocol.BENCH_SWEEP
+# The CPU sweep: vCPUs of the guest (all on node 0, idle but the mover's).
+SWEEP_CPUS = (1, 2, 4, 8)
 
 # The kernels a bench run can compare: tree kind and extra config fragments.
+# Each has the function profiler, for the copy pass and FUNCTIONS=1.
 KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "base": ("base", ()),
-    "patched": ("patched", ("nochecker",)),
-    "patched-checker": ("patched", ()),
+    "base": ("base", ("fprofile",)),
+    "patched": ("patched", ("nochecker", "fprofile")),
+    "patched-checker": ("patched", ("fprofile",)),
 }
 
 
@@ -50,6 +62,177 @@ class Result:
     migrated: int = -1      # /proc/vmstat deltas over the timed calls
     thp_moved: int = -1     # (-1: an older benchmark that did not print them)
     thp_split: int = -1
+
+
+@dataclass(frozen=True)
+class Copy:
+    """The copy pass of a pattern: folio_mc_copy() alone under the profiler."""
+    pattern: str
+    pages: int
+    migrated: int
+    hits: int
+    ns: int
+    ok: bool
+
+
+def parse_copy(text: str) -> dict[str, Copy]:
+    return {m[1]: Copy(m[1], int(m[2]), int(m[3]), int(m[4]), int(m[5]), m[6] == "1")
+            for m in COPY.finditer(text)}
+
+
+def copy_ns(r: Result, c: Copy | None) -> int | None:
+    """The copy's guest ns in @r's calls: measured, or 0 when nothing moved."""
+    if c is not None and c.ok:
+        return c.ns
+    return 0 if r.migrated == 0 else None
+
+
+def split_table(by_kernel: dict[str, dict[str, Result]],
+                copies: dict[str, dict[str, Copy]], reference: str) -> str:
+    """Markdown, the headline: per listed page, each kernel's total, the copy
+    and the bookkeeping (total - copy), bookkeeping per migrated page, and
+    the ratios of bookkeeping and of total to @reference."""
+    kernels = list(by_kernel)
+    patterns = [p for p in dict.fromkeys(p for k in kernels for p in by_kernel[k])
+                if p != "memcpy"]
+    head = "| pattern | " + " | ".join(
+        f"{k} total | {k} copy | {k} bookkeeping | {k} bookkeeping/migrated page"
+        for k in kernels)
+    others = [k for k in kernels if k != reference]
+    head += " | " + " | ".join(f"bookkeeping {k}/{reference} | total {k}/{reference}"
+                               for k in others) + " |"
+    rows = [head, "| --- " * (1 + 4 * len(kernels) + 2 * len(others)) + "|"]
+
+    def split(k: str, p: str) -> tuple[Result, int | None] | None:
+        r = by_kernel[k].get(p)
+        return None if r is None else (r, copy_ns(r, copies.get(k, {}).get(p)))
+    for p in patterns:
+        cells = []
+        for k in kernels:
+            sp = split(k, p)
+            if sp is None:
+                cells += ["-"] * 4
+                continue
+            r, c = sp
+            mark = "" if r.ok else " **WRONG**"
+            cells.append(f"{r.ns / r.pages:.0f}{mark}")
+            if c is None:
+                cells += ["-", "-", "-"]
+                continue
+            cells += [f"{c / r.pages:.0f}", f"{(r.ns - c) / r.pages:.0f}",
+                      f"{(r.ns - c) / r.migrated:.0f}" if r.migrated > 0 else "-"]
+        ref = split(reference, p)
+        for k in others:
+            sp = split(k, p)
+            if sp is None or ref is None:
+                cells += ["-", "-"]
+                continue
+            (r, c), (rr, rc) = sp, ref
+            cells.append(f"{(r.ns - c) / (rr.ns - rc):.3f}"
+                         if c is not None and rc is not None and rr.ns > rc else "-")
+            cells.append(f"{r.ns / rr.ns:.3f}" if rr.ns else "-")
+        rows.append(f"| {p} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One size of the CPU sweep: calls of @pages_per_call pages."""
+    cpus: int
+    run: int
+    pages_per_call: int
+    calls: int
+    ns: int
+    call_ipis: int
+    tlb_ipis: int
+    ok: bool
+
+    @property
+    def per_call(self) -> float:
+        return self.ns / self.calls
+
+    @property
+    def ipis_per_call(self) -> float:
+        return (self.call_ipis + self.tlb_ipis) / self.calls
+
+
+def parse_sweep(text: str) -> dict[tuple[int, int], Sweep]:
+    """The sweep lines, by (vCPUs, pages per call): the last run of each."""
+    out: dict[tuple[int, int], Sweep] = {}
+    for m in SWEEP.finditer(text):
+        s = Sweep(*(int(m[i]) for i in range(1, 8)), m[8] == "1")
+        key = (s.cpus, s.pages_per_call)
+        if key not in out or s.run >= out[key].run:
+            out[key] = s
+    return out
+
+
+def sweep_table(by_kernel: dict[str, dict[tuple[int, int], Sweep]], reference: str) -> str:
+    """Markdown: per size and vCPU count, guest ns per call and cross-CPU
+    interrupts per call of each kernel, and the ratio of ns to @reference."""
+    kernels = list(by_kernel)
+    others = [k for k in kernels if k != reference]
+    keys = sorted({key for k in kernels for key in by_kernel[k]}, key=lambda x: (x[1], x[0]))
+    head = ("| pages per call | vCPUs | " + " | ".join(f"{k} ns/call" for k in kernels) + " | "
+            + " | ".join(f"{k}/{reference}" for k in others) + " | "
+            + " | ".join(f"{k} IPIs/call" for k in kernels) + " |")
+    rows = [head, "| --- " * (2 + 2 * len(kernels) + len(others)) + "|"]
+    for key in keys:
+        cells = [str(key[1]), str(key[0])]
+        got = {k: by_kernel[k].get(key) for k in kernels}
+        for k in kernels:
+            s = got[k]
+            cells.append("-" if s is None else f"{s.per_call:.0f}"
+                         + ("" if s.ok else " **WRONG**"))
+        ref = got.get(reference)
+        for k in others:
+            s = got[k]
+            cells.append(f"{s.per_call / ref.per_call:.3f}" if s and ref and ref.ns else "-")
+        for k in kernels:
+            s = got[k]
+            cells.append("-" if s is None or s.call_ipis < 0 or s.tlb_ipis < 0
+                         else f"{s.ipis_per_call:.2f}")
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def sweep_plot_script(by_kernel: dict[str, dict[tuple[int, int], Sweep]], out: Path
+                      ) -> str | None:
+    """bench-cpus.png: guest ns per call against vCPUs, a line per kernel and size."""
+    series = []
+    for k, res in by_kernel.items():
+        for size in sorted({key[1] for key in res}):
+            pts = sorted((c, s.per_call) for (c, sz), s in res.items() if sz == size)
+            if len(pts) > 1:
+                series.append((f"{k}, {size} page{'s' if size > 1 else ''} per call", pts))
+    if not series:
+        return None
+    data = out / "bench-cpus.dat"
+    blocks = []
+    for title, pts in series:
+        blocks.append(f"# {title}\n" + "\n".join(f"{c} {v:.1f}" for c, v in pts))
+    data.write_text("\n\n\n".join(blocks) + "\n")
+    plots = " , ".join(f"'{data}' index {i} with linespoints title '{t}'"
+                       for i, (t, _) in enumerate(series))
+    return (f"set terminal pngcairo size 1000,600 noenhanced\n"
+            f"set output '{out / 'bench-cpus.png'}'\n"
+            "set key outside right top\nset logscale y\nset grid\n"
+            "set xlabel 'vCPUs (all idle but the caller)'\n"
+            "set ylabel 'guest instructions per move_pages() call (-icount)'\n"
+            f"set xtics ({', '.join(str(c) for c in SWEEP_CPUS)})\n"
+            "set title 'move_pages() of 1, 8 and 64 pages per call as CPUs are added "
+            "(lower is better)'\n"
+            f"plot {plots}\n")
+
+
+def run_gnuplot(script: str | None, out: Path, name: str) -> Path | None:
+    """Render @script (written to @out/@name.gp) when gnuplot is installed."""
+    gnuplot = shutil.which("gnuplot")
+    if not gnuplot or script is None:
+        return None
+    (out / f"{name}.gp").write_text(script)
+    subprocess.run([gnuplot, str(out / f"{name}.gp")], check=False, capture_output=True)
+    return out / f"{name}.png" if (out / f"{name}.png").exists() else None
 
 
 @dataclass(frozen=True)
@@ -199,78 +382,54 @@ def last_runs(results: list[Result]) -> dict[str, Result]:
     return out
 
 
-def table(by_kernel: dict[str, dict[str, Result]], reference: str) -> str:
-    """Markdown: guest ns per page for each kernel, and its ratio to @reference."""
-    kernels = list(by_kernel)
-    patterns = list(dict.fromkeys(p for k in kernels for p in by_kernel[k]))
-    head = "| pattern | " + " | ".join(f"{k} ns/page" for k in kernels)
-    head += " | " + " | ".join(f"{k}/{reference}" for k in kernels if k != reference) + " |"
-    rows = [head, "| --- " * (1 + len(kernels) + len(kernels) - 1) + "|"]
-    for p in patterns:
-        cells, ref = [], by_kernel.get(reference, {}).get(p)
-        for k in kernels:
-            r = by_kernel[k].get(p)
-            cells.append("-" if r is None else
-                         f"{r.ns / r.pages:.0f}" + ("" if r.ok else " **WRONG**") +
-                         (f" ({r.inexact} inexact)" if r.inexact else ""))
-        for k in kernels:
-            if k == reference:
-                continue
-            r = by_kernel[k].get(p)
-            cells.append(f"{r.ns / ref.ns:.3f}" if r and ref and ref.ns else "-")
-        rows.append(f"| {p} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
-
-
 def compile_bench(out: Path) -> Path:
     exe = out / "move_pages_bench"
     return build.guest_program(BENCH_SRC, exe, out / "bench-build.log", "the benchmark")
 
 
-def plot_script(by_kernel: dict[str, dict[str, Result]], reference: str, out: Path
-                ) -> str | None:
-    """The gnuplot script of bench.png (its data in bench.dat), or None."""
+def plot_script(by_kernel: dict[str, dict[str, Result]], copies: dict[str, dict[str, Copy]],
+                reference: str, out: Path) -> str | None:
+    """The gnuplot script of bench.png (its data in bench.dat), or None.
+
+    One bar per kernel and pattern, the copy and the bookkeeping stacked,
+    the patterns apart; over each other kernel's bar its bookkeeping's
+    ratio to @reference.  Only the patterns whose copy every kernel measured.
+    """
     kernels = list(by_kernel)
-    ref = by_kernel.get(reference, {})
-    patterns = [p for p in ref if all(by_kernel[k].get(p) for k in kernels)]
+    patterns = []
+    for p in by_kernel.get(reference, {}):
+        parts = [(by_kernel[k].get(p), copies.get(k, {}).get(p)) for k in kernels]
+        if p != "memcpy" and all(r is not None and copy_ns(r, c) is not None
+                                 for r, c in parts):
+            patterns.append(p)
     if len(kernels) < 2 or not patterns:
         return None
     data = out / "bench.dat"
-    # One row per pattern: guest instructions per page of each kernel.
-    lines = ["# pattern " + " ".join(kernels)]
-    for p in patterns:
-        lines.append(f"{p} " + " ".join(f"{by_kernel[k][p].ns / by_kernel[k][p].pages:.1f}"
-                                         for k in kernels))
+    lines = ["# bar copy bookkeeping label (guest instructions per listed page)"]
+    for n, p in enumerate(patterns):
+        if n:
+            lines.append('"" 0 0 ""')
+        rr = by_kernel[reference][p]
+        ref_bk = rr.ns - (copy_ns(rr, copies.get(reference, {}).get(p)) or 0)
+        for k in kernels:
+            r = by_kernel[k][p]
+            c = copy_ns(r, copies.get(k, {}).get(p)) or 0
+            label = (f"{(r.ns - c) / ref_bk:.2f}x" if k != reference and ref_bk > 0 else "")
+            lines.append(f'"{p} {k}" {c / r.pages:.1f} {(r.ns - c) / r.pages:.1f} "{label}"')
     data.write_text("\n".join(lines) + "\n")
-    n = len(kernels)
-    width = 0.8 / n
-    cols = " , ".join(f"'{data}' using {i + 2}:xtic(1) title '{k}'" for i, k in enumerate(kernels))
-    # The ratio to the reference above each other kernel's bar.
-    labels = " , ".join(
-        f"'{data}' using ($0 - 0.4 + {width * (i + 0.5):.3f}):(${i + 2}):"
-        f"(sprintf('%.2fx', ${i + 2} / $2)) with labels offset 0,0.7 notitle"
-        for i, k in enumerate(kernels) if k != reference)
-    return (f"set terminal pngcairo size 1000,560 noenhanced\n"
+    return (f"set terminal pngcairo size 1100,600 noenhanced\n"
             f"set output '{out / 'bench.png'}'\n"
-            "set style data histograms\nset style histogram clustered gap 1\n"
-            "set style fill solid 0.85 border -1\nset boxwidth 0.9\n"
+            "set style data histograms\nset style histogram rowstacked\n"
+            "set style fill solid 0.85 border -1\nset boxwidth 0.8\n"
             "set key above horizontal\n"
-            "set ylabel 'guest instructions per page (-icount)'\n"
+            "set ylabel 'guest instructions per listed page (-icount)'\n"
             "set yrange [0:*]\nset offsets 0,0,graph 0.1,0\nset grid ytics\n"
-            "set xtics nomirror\n"
-            f"set title 'move_pages(): cost per page, and ratio to {reference} (lower is better)'\n"
-            f"plot {cols}" + (f" , {labels}" if labels else "") + "\n")
-
-
-def plot(by_kernel: dict[str, dict[str, Result]], reference: str, out: Path) -> Path | None:
-    """bench.png: per pattern, each kernel's cost per page, when gnuplot is installed."""
-    gnuplot = shutil.which("gnuplot")
-    script = plot_script(by_kernel, reference, out)
-    if not gnuplot or script is None:
-        return None
-    (out / "bench.gp").write_text(script)
-    subprocess.run([gnuplot, str(out / "bench.gp")], check=False, capture_output=True)
-    return out / "bench.png" if (out / "bench.png").exists() else None
+            "set xtics nomirror rotate by -35 left\nset bmargin 8\n"
+            "set title 'move_pages(): the page copy and the bookkeeping per page; over each "
+            f"bar its bookkeeping / {reference} (lower is better)'\n"
+            f"plot '{data}' using 2:xtic(1) title 'copy (folio_mc_copy)' lc rgb '#9ecae1', "
+            "'' using 3 title 'bookkeeping (the rest)' lc rgb '#3182bd', "
+            "'' using 0:($2 + $3):4 with labels offset 0,0.8 notitle\n")
 
 
 def bench_job(profile: Profile, kind: str, frags: tuple[str, ...], exe: Path, mode: str,
@@ -292,13 +451,14 @@ def check_guest(k: str, what: str, g: guest.GuestRun, text: str, parsed: object)
 
 
 def profile_run(k: str, kind: str, frags: tuple[str, ...], profile: Profile, out: Path,
-                exe: Path, timeout: float) -> dict[str, FuncProfile]:
-    """Kernel @k again with the function profiler: where each pattern's instructions go."""
-    stage("bench", f"{k}: function profile ({profile.name}, fprofile, -icount)")
+                exe: Path, timeout: float, built: pipeline.Built) -> dict[str, FuncProfile]:
+    """Kernel @k booted again with every function profiled: where each
+    pattern's instructions go."""
+    stage("bench", f"{k}: function profile ({profile.name}, -icount)")
     pout = out / "profile"
     pout.mkdir()
-    _, g = pipeline.run_job(
-        bench_job(profile, kind, (*frags, "fprofile"), exe, "profile", timeout), pout)
+    _, g = pipeline.run_job(bench_job(profile, kind, frags, exe, "profile", timeout), pout,
+                            built)
     text = g.selftest_tap.read_text(errors="replace")
     res = parse_profile(text)
     check_guest(k, "profile run", g, text, res)
@@ -317,6 +477,8 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
     by_kernel: dict[str, dict[str, Result]] = {}
     by_kernel_events: dict[str, dict[str, Events]] = {}
     by_kernel_profile: dict[str, dict[str, FuncProfile]] = {}
+    copies: dict[str, dict[str, Copy]] = {}
+    sweeps: dict[str, dict[tuple[int, int], Sweep]] = {}
     failed = 0
     for k in kernels:
         kind, frags = KERNELS[k]
@@ -329,6 +491,13 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
         check_guest(k, "benchmark", g, text, results)
         failed += sum(not r.ok for r in results)
         by_kernel[k] = last_runs(results)
+        copies[k] = parse_copy(text)
+        failed += sum(not c.ok for c in copies[k].values())
+        unmeasured = [p for p, r in by_kernel[k].items()
+                      if r.migrated != 0 and p != "memcpy" and p not in copies[k]]
+        if unmeasured:
+            raise LabError(f"{k}: no copy pass for {', '.join(unmeasured)} "
+                           f"(is the function profiler in the kernel? see {g.selftest_tap})")
         # Rounds and remote TLB flushes: 4 vCPUs, a thread on each other CPU.
         stage("bench", f"{k}: events in the 2node topology (4 vCPUs)")
         ev_out = out / "events"
@@ -340,11 +509,31 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
         by_kernel_events[k] = parse_events(ev_text)
         check_guest(k, "events run", ge, ev_text, by_kernel_events[k])
         failed += sum(not e.ok for e in by_kernel_events[k].values())
+        sweeps[k] = {}
+        for n in SWEEP_CPUS:
+            stage("bench", f"{k}: CPU sweep, {n} vCPU{'s' if n > 1 else ''}, -icount")
+            sw_out = out / f"sweep-{n}cpu"
+            sw_out.mkdir()
+            _, gs = pipeline.run_job(bench_job(with_topology(profile, f"{n}cpu-memnode"), kind,
+                                               frags, exe, "sweep", timeout), sw_out, built)
+            sw_text = gs.selftest_tap.read_text(errors="replace")
+            got = parse_sweep(sw_text)
+            check_guest(k, f"CPU sweep ({n} vCPUs)", gs, sw_text, got)
+            failed += sum(not s.ok for s in got.values())
+            sweeps[k].update(got)
         if functions:
-            by_kernel_profile[k] = profile_run(k, kind, frags, profile, out, exe, timeout)
+            by_kernel_profile[k] = profile_run(k, kind, frags, profile, out, exe, timeout,
+                                               built)
             failed += sum(not p.ok for p in by_kernel_profile[k].values())
     reference = "base" if "base" in by_kernel else kernels[0]
-    text = (table(by_kernel, reference) + "\n\n" + events_table(by_kernel_events, reference)
+    text = ("Guest ns (= instructions) per listed page: the total, the copy (folio_mc_copy, "
+            "measured in a run of its own) and the bookkeeping (total - copy):\n\n"
+            + split_table(by_kernel, copies, reference) + "\n\n"
+            + events_table(by_kernel_events, reference)
+            + "\n\nCalls of 1, 8 and 64 pages with 1 to 8 vCPUs (idle but the caller's, "
+            "-icount): guest ns per call and cross-CPU interrupts per call "
+            "(function-call and TLB-shootdown IPIs):\n\n"
+            + sweep_table(sweeps, reference)
             + "\n\nMigration counters (/proc/vmstat deltas over the timed calls):\n\n"
             + counters_table(by_kernel))
     (top / "bench.md").write_text(text + "\n")
@@ -357,13 +546,17 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
         print(f"bench: per-function profile in {top / 'profile.md'}")
     (top / "bench.json").write_text(json.dumps(
         {"instructions": {k: {p: r.__dict__ for p, r in v.items()} for k, v in by_kernel.items()},
+         "copy": {k: {p: c.__dict__ for p, c in v.items()} for k, v in copies.items()},
+         "sweep": {k: [s.__dict__ for s in v.values()] for k, v in sweeps.items()},
          "events": {k: {p: e.__dict__ for p, e in v.items()}
                     for k, v in by_kernel_events.items()},
          "profile": {k: {p: e.__dict__ for p, e in v.items()}
                      for k, v in by_kernel_profile.items()}}, indent=2) + "\n")
-    png = plot(by_kernel, reference, top)
+    png = run_gnuplot(plot_script(by_kernel, copies, reference, top), top, "bench")
+    run_gnuplot(sweep_plot_script(sweeps, top), top, "bench-cpus")
     print(text)
-    print(f"bench: {top}" + (f" (plot: {png})" if png else " (no gnuplot: no plot)"))
+    print(f"bench: {top}" + (f" (plots: {png}, {top / 'bench-cpus.png'})" if png
+                             else " (no gnuplot: no plot)"))
     if failed:
         print(f"bench: {failed} pattern runs moved pages wrongly or not at all")
     return 1 if failed else 0

@@ -59,6 +59,10 @@ TOPOLOGIES: dict[str, Topology] = {
     "4node": Topology("4node", 4, 1, tuple(Node(512, (i,)) for i in range(4))),
     # For -icount benchmarks: one vCPU (deterministic), node 1 memory-only.
     "1cpu-memnode": Topology("1cpu-memnode", 1, 1, (Node(1024, (0,)), Node(1024, ()))),
+    # `make bench`'s CPU sweep: the same, with more (idle) vCPUs on node 0.
+    **{f"{n}cpu-memnode": Topology(f"{n}cpu-memnode", 1, n,
+                                   (Node(1024, tuple(range(n))), Node(1024, ())))
+       for n in (2, 4, 8)},
 }
 
 

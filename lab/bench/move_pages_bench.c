@@ -35,7 +35,22 @@
  *   bench: profile pattern=<name> func=<symbol> hits=<n> ns=<n>
  * for the functions that took the most (PROFILE_TOP of them).
  *
- * Usage: move_pages_bench [--events|--profile] [pattern...]   (default: all)
+ * In the default mode, on a kernel with the function profiler, each pattern
+ * runs a third time with the profiler on folio_mc_copy() alone (the copy
+ * of a migrated folio's data, everything it calls included): the copy's
+ * share of the calls, measured, so that the rest - the bookkeeping - is
+ * the timed figure minus it:
+ *   bench: copy pattern=<name> pages=<n> migrated=<n> hits=<n> ns=<n> ok=<0|1>
+ * Only that function pays the profiler, and only in that run.
+ *
+ * With --sweep (-icount, one to eight vCPUs, all but the mover's idle),
+ * SWEEP_PAGES fresh pages are moved in calls of 1, 8 and 64 pages: the
+ * cost of a call as CPUs are added, and the cross-CPU interrupts it sends
+ * (/proc/interrupts' CAL and TLB rows, summed over the CPUs):
+ *   bench: sweep cpus=<n> run=<n> pages_per_call=<n> calls=<n> ns=<n> call_ipis=<n>
+ *          tlb_ipis=<n> ok=<0|1>
+ *
+ * Usage: move_pages_bench [--events|--profile|--sweep] [pattern...]   (default: all)
  */
 
 #define _GNU_SOURCE
@@ -61,6 +76,7 @@
 #define TRACING		"/sys/kernel/tracing/"
 #define TLB_REMOTE_SEND_IPI	4	/* enum tlb_flush_reason */
 #define PROFILE_TOP	60
+#define COPY_FUNCTION	"folio_mc_copy"
 
 static size_t psize;
 static int node_a, node_b;	/* the CPU's node, and the other one */
@@ -538,16 +554,160 @@ static int profile_main(int argc, char **argv)
 	return failed ? 1 : 0;
 }
 
+/* ---- --sweep: calls of a few pages as CPUs are added ---- */
+
+#define SWEEP_PAGES	512
+
+static const int sweep_sizes[] = { 1, 8, 64 };
+
+/* The sum over the CPUs of /proc/interrupts' row @row ("CAL", "TLB"), or -1. */
+static long irq_count(const char *row)
+{
+	FILE *f = fopen("/proc/interrupts", "r");
+	size_t len = strlen(row);
+	char line[4096], *p, *end;
+	long sum = -1, v;
+
+	if (!f)
+		return -1;
+	while (sum < 0 && fgets(line, sizeof(line), f)) {
+		for (p = line; *p == ' '; p++)
+			;
+		if (strncmp(p, row, len) || p[len] != ':')
+			continue;
+		/* The per-CPU counts, then the row's description. */
+		for (sum = 0, p += len + 1; (v = strtol(p, &end, 10)), end != p; p = end)
+			sum += v;
+	}
+	fclose(f);
+	return sum;
+}
+
+/* One size: SWEEP_PAGES pages from node_a to node_b in calls of @size. */
+static int sweep_size(long ncpus, int run, int size)
+{
+	int calls = SWEEP_PAGES / size, ok = 1, c, i;
+	size_t len = SWEEP_PAGES * psize;
+	int nodes[SWEEP_PAGES], status[SWEEP_PAGES], where[SWEEP_PAGES];
+	long cal0, tlb0, cal1, tlb1;
+	void *pages[SWEEP_PAGES];
+	uint64_t t0, ns;
+	char *mem;
+
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return 1;
+	madvise(mem, len, MADV_NOHUGEPAGE);
+	fill(mem, SWEEP_PAGES);
+	for (i = 0; i < SWEEP_PAGES; i++) {
+		pages[i] = mem + i * psize;
+		nodes[i] = node_b;
+		status[i] = -1000;
+	}
+	cal0 = irq_count("CAL");
+	tlb0 = irq_count("TLB");
+	t0 = now_ns();
+	for (c = 0; c < calls && ok; c++)
+		ok = !move_pages(0, size, pages + c * size, nodes + c * size, status + c * size,
+				 MPOL_MF_MOVE);
+	ns = now_ns() - t0;
+	cal1 = irq_count("CAL");
+	tlb1 = irq_count("TLB");
+	if (move_pages(0, SWEEP_PAGES, pages, NULL, where, 0))
+		ok = 0;
+	for (i = 0; i < SWEEP_PAGES; i++)
+		if (where[i] != node_b || status[i] != node_b)
+			ok = 0;
+	if (check_data(mem, SWEEP_PAGES) >= 0 || cal0 < 0 || tlb0 < 0)
+		ok = 0;
+	printf("bench: sweep cpus=%ld run=%d pages_per_call=%d calls=%d ns=%llu call_ipis=%ld "
+	       "tlb_ipis=%ld ok=%d\n", ncpus, run, size, calls, (unsigned long long)ns,
+	       cal1 - cal0, tlb1 - tlb0, ok);
+	fflush(stdout);
+	munmap(mem, len);
+	return !ok;
+}
+
+static int sweep_main(void)
+{
+	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int run, failed = 0;
+	size_t s;
+
+	printf("bench: sweep start pages=%d node_a=%d node_b=%d cpus=%ld\n", SWEEP_PAGES,
+	       node_a, node_b, ncpus);
+	for (s = 0; s < ARRAY_SIZE(sweep_sizes); s++)
+		for (run = 1; run <= RUNS; run++)
+			failed += sweep_size(ncpus, run, sweep_sizes[s]);
+	printf("bench: done failed=%d\n", failed);
+	return failed ? 1 : 0;
+}
+
+/* ---- the copy pass: folio_mc_copy() alone under the profiler ---- */
+
+static int copy_pass_ready(void)
+{
+	return !write_str(TRACING "function_profile_enabled", "0") &&
+	       !write_str(TRACING "options/graph-time", "1") &&
+	       !write_str(TRACING "set_ftrace_filter", COPY_FUNCTION);
+}
+
+/* The copy function's hits and ns from the profiler's stats, or -1. */
+static int copy_stats(long *hits, unsigned long long *ns)
+{
+	FILE *f = fopen(TRACING "trace_stat/function0", "r");
+	char line[512], name[96], time[32];
+	int found = -1;
+	long h;
+
+	if (!f)
+		return -1;
+	*hits = 0;
+	*ns = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " %95s %ld %31s", name, &h, time) != 3 ||
+		    strcmp(name, COPY_FUNCTION))
+			continue;
+		*hits = h;
+		*ns = parse_us(time);
+		found = 0;
+	}
+	fclose(f);
+	return found;
+}
+
+static int copy_pass(const char *pattern)
+{
+	unsigned long long ns = 0;
+	long hits = 0;
+	struct run r;
+	int ok;
+
+	profiling = 1;
+	ok = !run_init(&r) && !do_pattern(pattern, &r);
+	profiling = 0;
+	/* No folio copied: the profiler has no line for the function. */
+	if (ok && copy_stats(&hits, &ns) && r.migrated > 0)
+		ok = 0;
+	printf("bench: copy pattern=%s pages=%d migrated=%ld hits=%ld ns=%llu ok=%d\n",
+	       pattern, NR_PAGES, r.migrated, hits, ns, ok && r.ok);
+	fflush(stdout);
+	run_free(&r);
+	return !(ok && r.ok);
+}
+
 int main(int argc, char **argv)
 {
-	int n, run, i, failed = 0, found, with_events = 0, with_profile = 0;
+	int n, run, i, failed = 0, found, with_events = 0, with_profile = 0, with_copy;
+	int with_sweep = 0;
 	struct run r;
 
 	psize = sysconf(_SC_PAGESIZE);
-	if (argc > 1 && !strcmp(argv[1], "--events")) {
+	if (argc > 1 && (!strcmp(argv[1], "--events") || !strcmp(argv[1], "--sweep"))) {
 		cpu_set_t set;
 
-		with_events = 1;
+		with_events = !strcmp(argv[1], "--events");
+		with_sweep = !with_events;
 		argv++;
 		argc--;
 		/* The mover on CPU 0; node_a is its node. */
@@ -584,8 +744,11 @@ int main(int argc, char **argv)
 	}
 	if (with_events)
 		return events_main(argc, argv);
+	if (with_sweep)
+		return sweep_main();
 	if (with_profile)
 		return profile_main(argc, argv);
+	with_copy = copy_pass_ready();
 	printf("bench: start pages=%d node_a=%d node_b=%d runs=%d\n", NR_PAGES, node_a, node_b,
 	       RUNS);
 	for (n = 0; n < (int)ARRAY_SIZE(patterns); n++) {
@@ -607,6 +770,8 @@ int main(int argc, char **argv)
 			failed += !r.ok;
 			run_free(&r);
 		}
+		if (with_copy && strcmp(patterns[n], "memcpy") && strcmp(patterns[n], "query"))
+			failed += copy_pass(patterns[n]);
 	}
 	printf("bench: done failed=%d\n", failed);
 	return failed ? 1 : 0;

@@ -11,28 +11,73 @@ from lab.guest import GuestRun
 
 OUTPUT = """bench: start pages=8192 node_a=0 node_b=1 runs=2
 bench: pattern=all_to_one run=1 pages=8192 calls=1 ns=90000000 ok=1 inexact=0
-bench: pattern=all_to_one run=2 pages=8192 calls=1 ns=81920000 ok=1 inexact=0
+bench: pattern=all_to_one run=2 pages=8192 calls=1 ns=81920000 ok=1 inexact=0 migrated=4096 thp_moved=0 thp_split=0
 noise from the console
 bench: pattern=thp_listed run=2 pages=8192 calls=1 ns=16384000 ok=0 inexact=8176
 bench: done failed=1
+"""
+COPY = """bench: copy pattern=all_to_one pages=8192 migrated=4096 hits=4096 ns=32768000 ok=1
 """
 
 
 class BenchTest(unittest.TestCase):
     def test_plot_script_is_legible(self) -> None:
-        """Underscores stay underscores, the legend sits above the plot, one
-        cluster per pattern of both kernels with the ratio over the patched bar."""
+        """Underscores stay underscores, the legend sits above the plot, per
+        pattern one bar per kernel with the copy and the bookkeeping stacked,
+        the bookkeeping's ratio over the patched bar."""
         base = bench.last_runs(bench.parse(OUTPUT))
         patched = bench.last_runs(bench.parse(OUTPUT.replace("ns=81920000", "ns=40960000")))
+        copies = {k: bench.parse_copy(COPY) for k in ("base", "patched")}
         with tempfile.TemporaryDirectory() as d:
-            script = bench.plot_script({"base": base, "patched": patched}, "base", Path(d))
+            script = bench.plot_script({"base": base, "patched": patched}, copies, "base",
+                                       Path(d))
             data = (Path(d) / "bench.dat").read_text().splitlines()
         self.assertIn("noenhanced", script)
         self.assertIn("set key above", script)
-        self.assertIn("'%.2fx', $3 / $2", script)
-        self.assertEqual(data, ["# pattern base patched", "all_to_one 10000.0 5000.0",
-                                "thp_listed 2000.0 2000.0"])
-        self.assertIsNone(bench.plot_script({"base": base}, "base", Path("/nonexistent")))
+        self.assertIn("rowstacked", script)
+        # all_to_one: 10000 = 4000 copy + 6000; patched 5000 = 4000 + 1000.
+        self.assertEqual(data[1:], ['"all_to_one base" 4000.0 6000.0 ""',
+                                    '"all_to_one patched" 4000.0 1000.0 "0.17x"'])
+        self.assertIsNone(bench.plot_script({"base": base}, copies, "base", Path("/nonexistent")))
+        # No copy measured: no bar that would call the whole the bookkeeping.
+        self.assertIsNone(bench.plot_script({"base": base, "patched": patched}, {}, "base",
+                                            Path("/nonexistent")))
+
+    def test_split_table(self) -> None:
+        base = bench.last_runs(bench.parse(OUTPUT))
+        patched = bench.last_runs(bench.parse(OUTPUT.replace("ns=81920000", "ns=40960000")))
+        copies = {k: bench.parse_copy(COPY) for k in ("base", "patched")}
+        text = bench.split_table({"base": base, "patched": patched}, copies, "base")
+        # total, copy, bookkeeping per listed page, bookkeeping per migrated
+        # page (4096 of 8192 migrated), then the ratios.
+        self.assertIn("| all_to_one | 10000 | 4000 | 6000 | 12000 | 5000 | 4000 | 1000 | 2000 "
+                      "| 0.167 | 0.500 |", text)
+        self.assertIn("**WRONG**", text)
+        # thp_listed has no copy line: its copy and bookkeeping are unknown.
+        self.assertIn("| thp_listed | 2000 **WRONG** | - | - | - |", text)
+        self.assertEqual(bench.parse_copy(COPY.replace("ok=1", "ok=0"))["all_to_one"].ok, False)
+
+    def test_sweep(self) -> None:
+        """The last run per (vCPUs, size); ns and IPIs per call; the ratio;
+        a line per kernel and size against vCPUs."""
+        def line(k: str, cpus: int, run: int, size: int, ns: int, ipis: int, ok: int = 1) -> str:
+            return (f"bench: sweep cpus={cpus} run={run} pages_per_call={size} "
+                    f"calls={512 // size} ns={ns} call_ipis={ipis} tlb_ipis=0 ok={ok}\n")
+        base = bench.parse_sweep(line("b", 1, 1, 1, 9_999_999, 7) + line("b", 1, 2, 1, 5_120_000, 512)
+                                 + line("b", 8, 2, 1, 10_240_000, 1024))
+        patched = bench.parse_sweep(line("p", 1, 2, 1, 2_560_000, 0)
+                                    + line("p", 8, 2, 1, 2_560_000, 0, ok=0))
+        self.assertEqual(base[(1, 1)].per_call, 10000)
+        text = bench.sweep_table({"base": base, "patched": patched}, "base")
+        self.assertIn("| 1 | 1 | 10000 | 5000 | 0.500 | 1.00 | 0.00 |", text)
+        self.assertIn("| 1 | 8 | 20000 | 5000 **WRONG** | 0.250 | 2.00 | 0.00 |", text)
+        with tempfile.TemporaryDirectory() as d:
+            script = bench.sweep_plot_script({"base": base, "patched": patched}, Path(d))
+            data = (Path(d) / "bench-cpus.dat").read_text()
+        self.assertIn("index 1 with linespoints title 'patched, 1 page per call'", script)
+        self.assertIn("noenhanced", script)
+        self.assertEqual(data.split("\n\n\n")[0], "# base, 1 page per call\n1 10000.0\n8 20000.0")
+        self.assertIsNone(bench.sweep_plot_script({"base": {}}, Path("/nonexistent")))
 
     def test_guest_checks(self) -> None:
         """A bench guest is used only when it completed and /init reported no error."""
@@ -63,14 +108,6 @@ class BenchTest(unittest.TestCase):
         self.assertFalse(last["thp_listed"].ok)
         self.assertEqual(last["thp_listed"].inexact, 8176)
 
-    def test_table_ratio_and_wrong_marked(self) -> None:
-        base = bench.last_runs(bench.parse(OUTPUT))
-        patched = bench.last_runs(bench.parse(OUTPUT.replace("ns=81920000", "ns=40960000")))
-        text = bench.table({"base": base, "patched": patched}, "base")
-        self.assertIn("| all_to_one | 10000 | 5000 | 0.500 |", text)
-        self.assertIn("**WRONG**", text)
-        self.assertIn("(8176 inexact)", text)
-
     def test_events_table(self) -> None:
         base = bench.parse_events(
             "bench: events pattern=alternating pages=8192 rounds=8192 remote_flushes=8192 ok=1\n"
@@ -90,7 +127,8 @@ class BenchTest(unittest.TestCase):
         res = bench.last_runs(bench.parse(line))
         self.assertEqual((res["thp_listed"].migrated, res["thp_listed"].thp_moved,
                           res["thp_listed"].thp_split), (8192, 0, 16))
-        old = bench.last_runs(bench.parse(OUTPUT))
+        old = bench.last_runs(bench.parse(OUTPUT.replace(" migrated=4096 thp_moved=0 "
+                                                         "thp_split=0", "")))
         self.assertEqual(old["all_to_one"].migrated, -1)
         text = bench.counters_table({"base": old, "patched": res})
         self.assertIn("| thp_listed | - | - | - | 8192 | 0 | 16 |", text)
