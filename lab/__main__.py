@@ -43,12 +43,13 @@ def _profiles(args: argparse.Namespace) -> list[str]:
 
 def run_profile(name: str, args: argparse.Namespace) -> list[Case]:
     profile = with_topology(load_profile(name), args.topology)
-    tree_kind = "base" if args.base else "patched"
+    kernel = getattr(args, "kernel", None)
+    tree_kind = "prebuilt" if kernel else "base" if args.base else "patched"
     out = pipeline.results_dir(profile, tree_kind, Path(args.results))
     stage("profile", f"{profile.name} ({profile.description}); results in {out}")
     cases, summary = pipeline.run_one(pipeline.GuestJob(
         profile, pipeline.TreeKind(tree_kind), append=args.append, timeout=args.timeout,
-        icount=args.icount), out)
+        icount=args.icount, kernel=Path(kernel).expanduser() if kernel else None), out)
     print(f"\n== {profile.name} ({tree_kind}, {profile.topology.name}): {summary['verdict']}")
     print(report.table(cases))
     print(f"  {report.closing_line(cases)}; results: {out}\n", flush=True)
@@ -58,6 +59,11 @@ def run_profile(name: str, args: argparse.Namespace) -> list[Case]:
 def run_profiles(args: argparse.Namespace) -> list[Case]:
     """Every profile asked for; a profile whose pipeline stops is one failure."""
     cases: list[Case] = []
+    kernel = getattr(args, "kernel", None)
+    if kernel and args.base:
+        raise LabError("KERNEL= boots the image given; BASE=1 builds the base tree: not both")
+    if kernel:
+        pipeline.check_bzimage(Path(kernel).expanduser())
     note = series.drift_note(tree.debian_version())
     if note:
         stage("drift", note)
@@ -242,8 +248,10 @@ def _parser() -> argparse.ArgumentParser:
             OPTIONS[o](p)
         return p
 
-    cmd("run", "build, boot and test each profile", "profiles", "base", "topology", "timeout",
-        "icount", "append", "results")
+    p = cmd("run", "build, boot and test each profile", "profiles", "base", "topology",
+            "timeout", "icount", "append", "results")
+    p.add_argument("--kernel", default=None,
+                   help="boot this bzImage (built elsewhere) instead of building one")
     cmd("test", "the lab's own tests, the series checks, then run", "profiles", "base",
         "topology", "timeout", "icount", "append", "results", "author")
     cmd("unit", "only the lab's own unit tests")

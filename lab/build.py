@@ -61,6 +61,15 @@ def build_kernel(src: Path, build: Path, log: Path) -> Path:
     return image
 
 
+def install_headers(src: Path, build: Path, log: Path) -> None:
+    """make headers_install in @build: the uapi headers alone (no config)."""
+    stage("headers", f"uapi headers of {src} in {build}")
+    res = run_logged(["make", "-C", str(src), f"O={build}", *make_vars(), "headers_install"],
+                     log, env=build_env())
+    if res.returncode != 0:
+        raise LabError(f"headers_install failed; errors from {log}:\n" + error_lines(log))
+
+
 def build_selftests(src: Path, build: Path, out: Path, log: Path) -> Path:
     """Build and install our kselftest target; return the install dir."""
     stage("selftests", f"tools/testing/selftests/migration -> {out}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import build, guest, initramfs, kconfig, protocol, report, tree
-from .common import REPO, cache_dir, results_folder, stage
+from .common import REPO, LabError, cache_dir, results_folder, stage
 from .cases import Case
 from .profile import Profile
 
@@ -19,17 +19,17 @@ from .profile import Profile
 @dataclass(frozen=True)
 class Built:
     """What the build stages produce for one profile."""
-    tree_kind: str          # "patched" or "base"
+    tree_kind: str          # a TreeKind's value
     src: Path
     build_dir: Path
     image: Path
-    config: Path
+    config: Path | None     # None: a prebuilt image, its config unknown
     selftests: Path
     base: tree.BaseTree
 
 
 def results_dir(profile: Profile, tree_kind: str, root: Path | None = None) -> Path:
-    suffix = profile.name if tree_kind == "patched" else f"{profile.name}-base"
+    suffix = profile.name if tree_kind == "patched" else f"{profile.name}-{tree_kind}"
     return results_folder(root or REPO / "results", suffix, stamp_first=True, latest=True)
 
 
@@ -60,6 +60,36 @@ def build_all(profile: Profile, tree_kind: str, out: Path, extra: tuple[Path, ..
 class TreeKind(enum.Enum):
     PATCHED = "patched"     # the base tree with our files and patches/series
     BASE = "base"           # the unpatched base tree
+    PREBUILT = "prebuilt"   # an image built elsewhere (make run KERNEL=)
+
+
+# An x86 boot image: "HdrS" at 0x202 (Documentation/arch/x86/boot.rst).
+_BZIMAGE_MAGIC = (0x202, b"HdrS")
+
+
+def check_bzimage(image: Path) -> None:
+    """A clear error for a KERNEL= that is not an x86 boot image."""
+    if not image.is_file():
+        raise LabError(f"KERNEL={image}: no such file (give the bzImage, e.g. "
+                       "<build dir>/arch/x86/boot/bzImage)")
+    with open(image, "rb") as f:
+        f.seek(_BZIMAGE_MAGIC[0])
+        if f.read(4) != _BZIMAGE_MAGIC[1]:
+            raise LabError(f"KERNEL={image}: not an x86 bzImage (no boot header at "
+                           f"{_BZIMAGE_MAGIC[0]:#x}; a vmlinux will not do)")
+
+
+def prebuilt(image: Path, profile: Profile, out: Path) -> Built:
+    """@image as it is; our selftests, built from the patched tree against
+    its uapi headers (user programs: they run on any kernel)."""
+    check_bzimage(image)
+    base = tree.base_tree()
+    src = tree.patched_tree(base)
+    hdr = cache_dir() / "build" / "headers"
+    build.install_headers(src, hdr, out / "headers.log")
+    selftests = build.build_selftests(src, hdr, cache_dir() / "selftests" / "prebuilt",
+                                      out / "selftests-build.log")
+    return Built(TreeKind.PREBUILT.value, src, hdr, image.resolve(), None, selftests, base)
 
 
 @dataclass(frozen=True)
@@ -75,9 +105,14 @@ class GuestJob:
     append: str = ""                            # the user's own command line (APPEND=)
     timeout: float = 900
     icount: bool = False
+    kernel: Path | None = None                  # TreeKind.PREBUILT: the image
 
 
 def build_job(job: GuestJob, out: Path) -> Built:
+    if job.tree is TreeKind.PREBUILT:
+        if job.kernel is None or job.patches or job.fragments:
+            raise LabError("a prebuilt kernel takes an image and no patches or fragments")
+        return prebuilt(job.kernel, job.profile, out)
     return build_all(job.profile, job.tree.value, out, job.patches, job.fragments)
 
 
@@ -118,6 +153,7 @@ def run_one(job: GuestJob, out: Path) -> tuple[list[Case], dict[str, object]]:
                      "nodes": [{"mem_mib": n.mem_mib, "cpus": list(n.cpus)}
                                for n in profile.topology.nodes]},
         "kernel_image": str(built.image),
+        "kernel_config": str(built.config) if built.config else None,
         "results_dir": str(out),
         "qemu_command": list(run.command),
     }

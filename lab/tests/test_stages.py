@@ -153,6 +153,34 @@ class GuestJobTest(unittest.TestCase):
                                 "append": "lab.bench=events kunit.enable=0 lab.fuzz_seed=7"})
 
 
+class PrebuiltTest(unittest.TestCase):
+    """make run KERNEL=: a clear error for what is not a bzImage, and a
+    prebuilt job takes neither patches nor fragments."""
+
+    def test_not_an_image(self) -> None:
+        from lab import pipeline
+        with tempfile.TemporaryDirectory() as d:
+            with self.assertRaisesRegex(LabError, "no such file"):
+                pipeline.check_bzimage(Path(d) / "bzImage")
+            elf = Path(d) / "vmlinux"
+            elf.write_bytes(b"\x7fELF" + bytes(1024))
+            with self.assertRaisesRegex(LabError, "not an x86 bzImage"):
+                pipeline.check_bzimage(elf)
+            img = Path(d) / "bzImage"
+            img.write_bytes(bytes(0x202) + b"HdrS" + bytes(64))
+            pipeline.check_bzimage(img)
+            job = pipeline.GuestJob(load_profile("swapless"), pipeline.TreeKind.PREBUILT,
+                                    fragments=("nochecker",), kernel=img)
+            with self.assertRaisesRegex(LabError, "no patches or fragments"):
+                pipeline.build_job(job, Path(d))
+
+    def test_run_refuses_kernel_with_base(self) -> None:
+        from lab.__main__ import main
+        with mock.patch("sys.stderr"):
+            self.assertEqual(main(["run", "--kernel", "/nonexistent", "--base"]), 2)
+            self.assertEqual(main(["run", "--kernel", "/nonexistent/bzImage"]), 2)
+
+
 class ResultsFolderTest(unittest.TestCase):
     def test_unique_names_and_latest(self) -> None:
         from lab.common import results_folder
