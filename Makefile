@@ -3,7 +3,8 @@
 # what CI runs.  Options: PROFILES=swapless,swap,debug (the default)  BASE=1  TOPOLOGY=4node
 # TIMEOUT=900 (guest seconds)  ICOUNT=1  RESULTS=dir  LAB_CACHE=dir
 # APPEND="..." (guest command line, e.g. lab.fuzz_calls=100000 lab.fuzz_seed=7)
-# make run KERNEL=<bzImage>: boot an image built elsewhere with our selftests
+# make run KERNEL=<bzImage>: boot an image built elsewhere with our selftests;
+# make run SRC=<kernel tree>: configure (our fragments) and build that tree
 
 PYTHON := /usr/bin/python3 -B
 comma := ,
@@ -17,7 +18,8 @@ LAB_ARGS := --profiles $(PROFILES) --timeout $(TIMEOUT) \
 .PHONY: run test unit build kunit mutants bench soak series series-check deps profiles clean-cache
 
 run: deps
-	$(PYTHON) -m lab run $(LAB_ARGS) $(if $(KERNEL),--kernel "$(KERNEL)")
+	$(PYTHON) -m lab run $(LAB_ARGS) $(if $(KERNEL),--kernel "$(KERNEL)") \
+		$(if $(SRC),--src "$(SRC)")
 
 test: deps
 	$(PYTHON) -m lab test $(LAB_ARGS)

@@ -44,12 +44,14 @@ def _profiles(args: argparse.Namespace) -> list[str]:
 def run_profile(name: str, args: argparse.Namespace) -> list[Case]:
     profile = with_topology(load_profile(name), args.topology)
     kernel = getattr(args, "kernel", None)
-    tree_kind = "prebuilt" if kernel else "base" if args.base else "patched"
+    src = getattr(args, "src", None)
+    tree_kind = "prebuilt" if kernel else "src" if src else "base" if args.base else "patched"
     out = pipeline.results_dir(profile, tree_kind, Path(args.results))
     stage("profile", f"{profile.name} ({profile.description}); results in {out}")
     cases, summary = pipeline.run_one(pipeline.GuestJob(
         profile, pipeline.TreeKind(tree_kind), append=args.append, timeout=args.timeout,
-        icount=args.icount, kernel=Path(kernel).expanduser() if kernel else None), out)
+        icount=args.icount, kernel=Path(kernel).expanduser() if kernel else None,
+        src=Path(src).expanduser() if src else None), out)
     print(f"\n== {profile.name} ({tree_kind}, {profile.topology.name}): {summary['verdict']}")
     print(report.table(cases))
     print(f"  {report.closing_line(cases)}; results: {out}\n", flush=True)
@@ -59,11 +61,13 @@ def run_profile(name: str, args: argparse.Namespace) -> list[Case]:
 def run_profiles(args: argparse.Namespace) -> list[Case]:
     """Every profile asked for; a profile whose pipeline stops is one failure."""
     cases: list[Case] = []
-    kernel = getattr(args, "kernel", None)
-    if kernel and args.base:
-        raise LabError("KERNEL= boots the image given; BASE=1 builds the base tree: not both")
+    kernel, src = getattr(args, "kernel", None), getattr(args, "src", None)
+    if sum(bool(x) for x in (kernel, src, args.base)) > 1:
+        raise LabError("KERNEL=, SRC= and BASE=1 each say which kernel to boot: give one")
     if kernel:
         pipeline.check_bzimage(Path(kernel).expanduser())
+    if src:
+        pipeline.check_src(Path(src).expanduser())
     note = series.drift_note(tree.debian_version())
     if note:
         stage("drift", note)
@@ -252,6 +256,8 @@ def _parser() -> argparse.ArgumentParser:
             "timeout", "icount", "append", "results")
     p.add_argument("--kernel", default=None,
                    help="boot this bzImage (built elsewhere) instead of building one")
+    p.add_argument("--src", default=None,
+                   help="configure and build this kernel tree (as it is) instead of ours")
     cmd("test", "the lab's own tests, the series checks, then run", "profiles", "base",
         "topology", "timeout", "icount", "append", "results", "author")
     cmd("unit", "only the lab's own unit tests")

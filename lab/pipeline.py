@@ -6,6 +6,7 @@ strings them together for one profile."""
 from __future__ import annotations
 
 import enum
+import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,25 +34,49 @@ def results_dir(profile: Profile, tree_kind: str, root: Path | None = None) -> P
     return results_folder(root or REPO / "results", suffix, stamp_first=True, latest=True)
 
 
+def check_src(src: Path) -> None:
+    """A clear error for a SRC= that is not a kernel tree we can build out of."""
+    if not (src / "Makefile").is_file() or not (src / "mm" / "migrate.c").is_file() \
+            or not (src / "arch" / "x86").is_dir():
+        raise LabError(f"SRC={src}: not a Linux kernel tree (no Makefile, mm/migrate.c "
+                       "and arch/x86)")
+    if (src / ".config").exists():
+        raise LabError(f"SRC={src}: has a .config; the lab builds out of tree, which needs a "
+                       "clean source tree (make mrproper there, or a clean worktree)")
+
+
 def build_all(profile: Profile, tree_kind: str, out: Path, extra: tuple[Path, ...] = (),
-              more_fragments: tuple[str, ...] = ()) -> Built:
+              more_fragments: tuple[str, ...] = (), own_src: Path | None = None) -> Built:
     """Prepare, configure and build; @extra patches (mutants) go on top,
-    @more_fragments (config fragment names) after the profile's."""
+    @more_fragments (config fragment names) after the profile's; @own_src
+    is the tree of TreeKind.SRC, built as it is."""
     base = tree.base_tree()
-    if tree_kind == "base":
+    if tree_kind == "src":
+        if own_src is None:
+            raise LabError("a SRC= job needs its tree")
+        check_src(own_src)
+        src = own_src.resolve()
+        fragments = [*profile.fragments, *more_fragments]
+    elif tree_kind == "base":
         src = base.path
         fragments = [*profile.fragments, *more_fragments]
     else:
         src = tree.patched_tree(base, extra=extra)
         fragments = [*profile.fragments, "series", *more_fragments]
     # Its own build directory per config, so that switching stays incremental.
-    bdir = cache_dir() / "build" / "-".join([tree_kind, profile.name, *more_fragments])
+    kind = tree_kind
+    if tree_kind == "src":
+        # The base tree given as SRC= is the base kernel, built already.
+        kind = "base" if src == base.path.resolve() else \
+            "src-" + hashlib.sha1(str(src).encode()).hexdigest()[:10]
+    bdir = cache_dir() / "build" / "-".join([kind, profile.name, *more_fragments])
     config = kconfig.configure(src, bdir, fragments, build.make_vars(), out / "config.log")
     image = build.build_kernel(src, bdir, out / "build.log")
     shutil.copy2(config, out / "config")
     # Our selftests are user programs: always built from the patched tree,
     # so the base kernel runs the very same binaries.
     st_src = src if tree_kind == "patched" else tree.patched_tree(base, extra=extra)
+    # (A SRC= tree gets them too: they are built against its uapi headers.)
     selftests = build.build_selftests(st_src, bdir, cache_dir() / "selftests" / profile.name,
                                       out / "selftests-build.log")
     return Built(tree_kind, src, bdir, image, config, selftests, base)
@@ -61,6 +86,7 @@ class TreeKind(enum.Enum):
     PATCHED = "patched"     # the base tree with our files and patches/series
     BASE = "base"           # the unpatched base tree
     PREBUILT = "prebuilt"   # an image built elsewhere (make run KERNEL=)
+    SRC = "src"             # another kernel tree, built as it is (make run SRC=)
 
 
 # An x86 boot image: "HdrS" at 0x202 (Documentation/arch/x86/boot.rst).
@@ -106,6 +132,7 @@ class GuestJob:
     timeout: float = 900
     icount: bool = False
     kernel: Path | None = None                  # TreeKind.PREBUILT: the image
+    src: Path | None = None                     # TreeKind.SRC: the tree
 
 
 def build_job(job: GuestJob, out: Path) -> Built:
@@ -113,7 +140,9 @@ def build_job(job: GuestJob, out: Path) -> Built:
         if job.kernel is None or job.patches or job.fragments:
             raise LabError("a prebuilt kernel takes an image and no patches or fragments")
         return prebuilt(job.kernel, job.profile, out)
-    return build_all(job.profile, job.tree.value, out, job.patches, job.fragments)
+    if job.tree is TreeKind.SRC and job.patches:
+        raise LabError("a SRC= tree is built as it is: no patches on top")
+    return build_all(job.profile, job.tree.value, out, job.patches, job.fragments, job.src)
 
 
 def boot_job(job: GuestJob, image: Path, selftests: Path | None, out: Path) -> guest.GuestRun:

@@ -179,6 +179,27 @@ class PrebuiltTest(unittest.TestCase):
         with mock.patch("sys.stderr"):
             self.assertEqual(main(["run", "--kernel", "/nonexistent", "--base"]), 2)
             self.assertEqual(main(["run", "--kernel", "/nonexistent/bzImage"]), 2)
+            self.assertEqual(main(["run", "--src", "/nonexistent", "--kernel", "/x"]), 2)
+            self.assertEqual(main(["run", "--src", "/nonexistent"]), 2)
+
+    def test_src_must_be_a_clean_kernel_tree(self) -> None:
+        from lab import pipeline
+        with tempfile.TemporaryDirectory() as d:
+            src = Path(d)
+            with self.assertRaisesRegex(LabError, "not a Linux kernel tree"):
+                pipeline.check_src(src)
+            (src / "mm").mkdir()
+            (src / "arch" / "x86").mkdir(parents=True)
+            (src / "Makefile").write_text("")
+            (src / "mm" / "migrate.c").write_text("")
+            pipeline.check_src(src)
+            (src / ".config").write_text("")
+            with self.assertRaisesRegex(LabError, "make mrproper"):
+                pipeline.check_src(src)
+            job = pipeline.GuestJob(load_profile("swapless"), pipeline.TreeKind.SRC, src=src,
+                                    patches=(src / "x.patch",))
+            with self.assertRaisesRegex(LabError, "as it is"):
+                pipeline.build_job(job, src)
 
 
 class ResultsFolderTest(unittest.TestCase):
