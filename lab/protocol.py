@@ -104,7 +104,7 @@ BENCH_PROFILE_FN = re.compile(r"bench: profile pattern=(\S+) func=(\S+) hits=(\d
 BENCH_PROFILE_END = re.compile(r"bench: profile pattern=(\S+) pages=(\d+) migrated=(-?\d+) "
                                r"ns=(\d+) ok=([01])")
 BENCH_COPY = re.compile(r"bench: copy pattern=(\S+) pages=(\d+) migrated=(-?\d+) hits=(\d+) "
-                        r"ns=(\d+) ok=([01])")
+                        r"ns=(\d+)(?: total=(\d+))? ok=([01])")
 BENCH_EVENTS = re.compile(r"bench: events pattern=(\S+) pages=(\d+) rounds=(-?\d+) "
                           r"remote_flushes=(-?\d+) ok=([01])")
 BENCH_SWEEP = re.compile(r"bench: sweep cpus=(\d+) run=(\d+) pages_per_call=(\d+) calls=(\d+) "

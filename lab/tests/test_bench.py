@@ -18,6 +18,8 @@ bench: done failed=1
 """
 COPY = """bench: copy pattern=all_to_one pages=8192 migrated=4096 hits=4096 ns=32768000 ok=1
 """
+# The same with the run's total: 1 ns per hit over the 81920000 of the timed run.
+COPY_TOTAL = COPY.replace("ok=1", "total=81924096 ok=1")
 
 
 class BenchTest(unittest.TestCase):
@@ -56,6 +58,10 @@ class BenchTest(unittest.TestCase):
         # thp_listed has no copy line: its copy and bookkeeping are unknown.
         self.assertIn("| thp_listed | 2000 **WRONG** | - | - | - |", text)
         self.assertEqual(bench.parse_copy(COPY.replace("ok=1", "ok=0"))["all_to_one"].ok, False)
+        # The profiler's cost in the copy run comes off the copy.
+        c = bench.parse_copy(COPY_TOTAL)["all_to_one"]
+        self.assertEqual((c.total, bench.copy_ns(base["all_to_one"], c)),
+                         (81924096, 32768000 - 4096))
 
     def test_sweep(self) -> None:
         """The last run per (vCPUs, size); ns and IPIs per call; the ratio;
