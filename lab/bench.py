@@ -432,7 +432,7 @@ def plot_script(by_kernel: dict[str, dict[str, Result]], copies: dict[str, dict[
             "set key above horizontal\n"
             "set ylabel 'guest instructions per listed page (-icount)'\n"
             "set yrange [0:*]\nset offsets 0,0,graph 0.1,0\nset grid ytics\n"
-            "set xtics nomirror rotate by -35 left\nset bmargin 8\n"
+            "set xtics nomirror rotate by -35 left\nset bmargin 8\nset rmargin 10\n"
             "set title 'move_pages(): the page copy and the bookkeeping per page; over each "
             f"bar its bookkeeping / {reference} (lower is better)'\n"
             f"plot '{data}' using 2:xtic(1) title 'copy (folio_mc_copy)' lc rgb '#9ecae1', "
