@@ -38,6 +38,9 @@ PROFILE_END = protocol.BENCH_PROFILE_END
 EVENTS = protocol.BENCH_EVENTS
 COPY = protocol.BENCH_COPY
 SWEEP = protocol.BENCH_SWEEP
+SIZE = protocol.BENCH_SIZE
+SHARE = protocol.BENCH_SHARE
+LATENCY = protocol.BENCH_LATENCY
 # The CPU sweep: vCPUs of the guest (all on node 0, idle but the mover's).
 SWEEP_CPUS = (1, 2, 4, 8)
 
@@ -241,6 +244,117 @@ def run_gnuplot(script: str | None, out: Path, name: str) -> Path | None:
     (out / f"{name}.gp").write_text(script)
     subprocess.run([gnuplot, str(out / f"{name}.gp")], check=False, capture_output=True)
     return out / f"{name}.png" if (out / f"{name}.png").exists() else None
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One point of the size sweep (@procs 1) or the sharing sweep."""
+    kind: str           # "size" or "share"
+    procs: int          # processes mapping the pages
+    pages: int
+    run: int
+    ns: int
+    migrated: int
+    ok: bool
+
+    @property
+    def per_page(self) -> float:
+        return self.ns / self.pages
+
+
+def parse_scale(text: str) -> dict[tuple[str, int], Scale]:
+    """The size and share lines, by (kind, pages or processes): the last run of each."""
+    got = [Scale("size", 1, int(m[1]), int(m[2]), int(m[3]), int(m[4]), m[5] == "1")
+           for m in SIZE.finditer(text)]
+    got += [Scale("share", int(m[1]), int(m[3]), int(m[2]), int(m[4]), int(m[5]), m[6] == "1")
+            for m in SHARE.finditer(text)]
+    out: dict[tuple[str, int], Scale] = {}
+    for s in got:
+        key = (s.kind, s.pages if s.kind == "size" else s.procs)
+        if key not in out or s.run >= out[key].run:
+            out[key] = s
+    return out
+
+
+def scale_table(by_kernel: dict[str, dict[tuple[str, int], Scale]], kind: str,
+                reference: str) -> str:
+    """Markdown for the size (@kind "size") or sharing ("share") sweep: guest
+    ns per page of each kernel, its ratio to the kernel's own first point
+    (flat is 1.000; for sharing, per mapping too), and the ratio to @reference."""
+    kernels = list(by_kernel)
+    others = [k for k in kernels if k != reference]
+    keys = sorted({key[1] for k in kernels for key in by_kernel[k] if key[0] == kind})
+    what = "pages in the call" if kind == "size" else "processes mapping the pages"
+    scaled = "vs first" if kind == "size" else "per mapping"
+    head = (f"| {what} | " + " | ".join(f"{k} ns/page | {k} {scaled}" for k in kernels)
+            + " | " + " | ".join(f"{k}/{reference}" for k in others) + " |")
+    rows = [head, "| --- " * (1 + 2 * len(kernels) + len(others)) + "|"]
+    for key in keys:
+        cells = [str(key)]
+        for k in kernels:
+            s = by_kernel[k].get((kind, key))
+            first = by_kernel[k].get((kind, keys[0]))
+            if s is None:
+                cells += ["-", "-"]
+                continue
+            cells.append(f"{s.per_page:.0f}" + ("" if s.ok else " **WRONG**"))
+            if kind == "size":
+                cells.append(f"{s.per_page / first.per_page:.3f}" if first and first.ns else "-")
+            else:
+                cells.append(f"{s.per_page / s.procs:.0f}")
+        ref = by_kernel.get(reference, {}).get((kind, key))
+        for k in others:
+            s = by_kernel[k].get((kind, key))
+            cells.append(f"{s.ns / ref.ns:.3f}" if s and ref and ref.ns else "-")
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+@dataclass(frozen=True)
+class Latency:
+    """A reader's timed accesses while the pages of @pattern move."""
+    pattern: str
+    pages: int
+    accesses: int
+    max_ns: int
+    slow: int
+    ok: bool
+
+
+def parse_latency(text: str) -> dict[str, Latency]:
+    """The latency lines, by pattern: the longest wait over the runs, and
+    the runs' accesses and slow reads summed; ok only if every run was."""
+    out: dict[str, Latency] = {}
+    for m in LATENCY.finditer(text):
+        a = Latency(m[1], int(m[2]), int(m[3]), int(m[4]), int(m[5]), m[6] == "1")
+        b = out.get(a.pattern)
+        out[a.pattern] = a if b is None else Latency(
+            a.pattern, a.pages, a.accesses + b.accesses, max(a.max_ns, b.max_ns),
+            a.slow + b.slow, a.ok and b.ok)
+    return out
+
+
+def latency_table(by_kernel: dict[str, dict[str, Latency]], reference: str) -> str:
+    """Markdown: per pattern, each kernel's longest read and slow reads, and the ratio."""
+    kernels = list(by_kernel)
+    others = [k for k in kernels if k != reference]
+    patterns = list(dict.fromkeys(p for k in kernels for p in by_kernel[k]))
+    head = ("| pattern | " + " | ".join(f"{k} longest read (ns) | {k} reads > 50 us"
+                                        for k in kernels)
+            + " | " + " | ".join(f"longest {k}/{reference}" for k in others) + " |")
+    rows = [head, "| --- " * (1 + 2 * len(kernels) + len(others)) + "|"]
+    for p in patterns:
+        cells = []
+        for k in kernels:
+            lat = by_kernel[k].get(p)
+            cells += (["-", "-"] if lat is None else
+                      [f"{lat.max_ns}" + ("" if lat.ok else " **WRONG**"), str(lat.slow)])
+        ref = by_kernel.get(reference, {}).get(p)
+        for k in others:
+            lat = by_kernel[k].get(p)
+            cells.append(f"{lat.max_ns / ref.max_ns:.3f}" if lat and ref and ref.max_ns else "-")
+        rows.append(f"| {p} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
 
 
 @dataclass(frozen=True)
@@ -487,6 +601,8 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
     by_kernel_profile: dict[str, dict[str, FuncProfile]] = {}
     copies: dict[str, dict[str, Copy]] = {}
     sweeps: dict[str, dict[tuple[int, int], Sweep]] = {}
+    scales: dict[str, dict[tuple[str, int], Scale]] = {}
+    latencies: dict[str, dict[str, Latency]] = {}
     failed = 0
     for k in kernels:
         kind, frags = KERNELS[k]
@@ -529,6 +645,26 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
             check_guest(k, f"CPU sweep ({n} vCPUs)", gs, sw_text, got)
             failed += sum(not s.ok for s in got.values())
             sweeps[k].update(got)
+        # Call sizes up to 1 GiB and shared mappings: one vCPU, big nodes.
+        stage("bench", f"{k}: size and sharing sweeps (1cpu-bignode, -icount)")
+        sc_out = out / "scale"
+        sc_out.mkdir()
+        _, gc = pipeline.run_job(bench_job(with_topology(profile, "1cpu-bignode"), kind, frags,
+                                           exe, "scale", timeout), sc_out, built)
+        sc_text = gc.selftest_tap.read_text(errors="replace")
+        scales[k] = parse_scale(sc_text)
+        check_guest(k, "size and sharing sweeps", gc, sc_text, scales[k])
+        failed += sum(not x.ok for x in scales[k].values())
+        # A reader on CPU 1 while CPU 0 moves its pages.
+        stage("bench", f"{k}: reader latency (2cpu-memnode, -icount)")
+        la_out = out / "latency"
+        la_out.mkdir()
+        _, gl = pipeline.run_job(bench_job(with_topology(profile, "2cpu-memnode"), kind, frags,
+                                           exe, "latency", timeout), la_out, built)
+        la_text = gl.selftest_tap.read_text(errors="replace")
+        latencies[k] = parse_latency(la_text)
+        check_guest(k, "latency run", gl, la_text, latencies[k])
+        failed += sum(not x.ok for x in latencies[k].values())
         if functions:
             by_kernel_profile[k] = profile_run(k, kind, frags, profile, out, exe, timeout,
                                                built)
@@ -542,6 +678,14 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
             "-icount): guest ns per call and cross-CPU interrupts per call "
             "(function-call and TLB-shootdown IPIs):\n\n"
             + sweep_table(sweeps, reference)
+            + "\n\nall_to_one in one call of 1 Ki to 256 Ki pages (one vCPU, -icount): "
+            "guest ns per page:\n\n" + scale_table(scales, "size", reference)
+            + "\n\n1 Ki pages mapped by 1 to 32 processes (forked, copy-on-write), moved "
+            "with MPOL_MF_MOVE_ALL: guest ns per page:\n\n"
+            + scale_table(scales, "share", reference)
+            + "\n\nA reader on CPU 1 reading every page in turn while CPU 0 moves them "
+            "(2 vCPUs, -icount; query: nothing moves, the quiet control): the longest "
+            "read, in guest ns:\n\n" + latency_table(latencies, reference)
             + "\n\nMigration counters (/proc/vmstat deltas over the timed calls):\n\n"
             + counters_table(by_kernel))
     (top / "bench.md").write_text(text + "\n")
@@ -556,6 +700,8 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
         {"instructions": {k: {p: r.__dict__ for p, r in v.items()} for k, v in by_kernel.items()},
          "copy": {k: {p: c.__dict__ for p, c in v.items()} for k, v in copies.items()},
          "sweep": {k: [s.__dict__ for s in v.values()] for k, v in sweeps.items()},
+         "scale": {k: [x.__dict__ for x in v.values()] for k, v in scales.items()},
+         "latency": {k: {p: x.__dict__ for p, x in v.items()} for k, v in latencies.items()},
          "events": {k: {p: e.__dict__ for p, e in v.items()}
                     for k, v in by_kernel_events.items()},
          "profile": {k: {p: e.__dict__ for p, e in v.items()}

@@ -44,22 +44,19 @@ if [ -b /dev/vdb ]; then
 	fi
 fi
 
-# `make bench` boots with lab.bench=1 (timed, then the copy pass; -icount),
-# lab.bench=events (rounds and remote TLB flushes), lab.bench=profile
-# (every function profiled) or lab.bench=sweep (small calls as CPUs are
-# added): the benchmark instead of the tests.
+# `make bench` boots with lab.bench=1 (timed, then the copy pass; -icount)
+# or lab.bench=<mode>, the benchmark's --<mode>: events (rounds and remote
+# TLB flushes), profile (every function profiled), sweep (small calls as
+# CPUs are added), scale (call sizes and shared mappings) or latency (a
+# reader's waits): the benchmark instead of the tests.
 bench=$(sed -n 's/.*lab\.bench=\([a-z0-9]*\).*/\1/p' /proc/cmdline)
 if [ -n "$bench" ]; then
 	mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 	echo "lab: bench start ($bench)"
-	if [ "$bench" = events ]; then
-		/bench/move_pages_bench --events > /dev/ttyS1 2>&1
-	elif [ "$bench" = profile ]; then
-		/bench/move_pages_bench --profile > /dev/ttyS1 2>&1
-	elif [ "$bench" = sweep ]; then
-		/bench/move_pages_bench --sweep > /dev/ttyS1 2>&1
-	else
+	if [ "$bench" = 1 ]; then
 		/bench/move_pages_bench > /dev/ttyS1 2>&1
+	else
+		/bench/move_pages_bench "--$bench" > /dev/ttyS1 2>&1
 	fi
 	echo "lab: bench exit $?"
 	sync

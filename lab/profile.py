@@ -59,6 +59,8 @@ TOPOLOGIES: dict[str, Topology] = {
     "4node": Topology("4node", 4, 1, tuple(Node(512, (i,)) for i in range(4))),
     # For -icount benchmarks: one vCPU (deterministic), node 1 memory-only.
     "1cpu-memnode": Topology("1cpu-memnode", 1, 1, (Node(1024, (0,)), Node(1024, ()))),
+    # `make bench`'s size sweep: the same with room for 1 GiB moved at once.
+    "1cpu-bignode": Topology("1cpu-bignode", 1, 1, (Node(2048, (0,)), Node(2048, ()))),
     # `make bench`'s CPU sweep: the same, with more (idle) vCPUs on node 0.
     **{f"{n}cpu-memnode": Topology(f"{n}cpu-memnode", 1, n,
                                    (Node(1024, tuple(range(n))), Node(1024, ())))

@@ -27,7 +27,7 @@ from .common import LabError
 GUEST_KEYS = ("bench", "soak", "kunit_only", "fuzz_calls", "fuzz_seed", "selftests",
               "selftest_timeout")
 GUEST_DEFAULTS = {"fuzz_calls": 3000, "fuzz_seed": 20261130}
-BENCH_MODES = ("1", "events", "profile", "sweep")
+BENCH_MODES = ("1", "events", "profile", "sweep", "scale", "latency")
 _SELFTEST_NAME = re.compile(r"^[a-z0-9_]+$")
 
 
@@ -109,12 +109,17 @@ BENCH_EVENTS = re.compile(r"bench: events pattern=(\S+) pages=(\d+) rounds=(-?\d
                           r"remote_flushes=(-?\d+) ok=([01])")
 BENCH_SWEEP = re.compile(r"bench: sweep cpus=(\d+) run=(\d+) pages_per_call=(\d+) calls=(\d+) "
                          r"ns=(\d+) call_ipis=(-?\d+) tlb_ipis=(-?\d+) ok=([01])")
-BENCH_START = re.compile(r"bench: (?:events |profile |sweep )?start pages=\d+ node_a=\d+ "
-                         r"node_b=\d+")
+BENCH_SIZE = re.compile(r"bench: size pages=(\d+) run=(\d+) ns=(\d+) migrated=(-?\d+) ok=([01])")
+BENCH_SHARE = re.compile(r"bench: share procs=(\d+) run=(\d+) pages=(\d+) ns=(\d+) "
+                         r"migrated=(-?\d+) ok=([01])")
+BENCH_LATENCY = re.compile(r"bench: latency pattern=(\S+) pages=(\d+) accesses=(\d+) "
+                           r"max_ns=(\d+) slow=(\d+) ok=([01])")
+BENCH_START = re.compile(r"bench: (?:events |profile |sweep |scale |latency )?start pages=\d+ "
+                         r"node_a=\d+ node_b=\d+")
 BENCH_DONE = re.compile(r"bench: done failed=(\d+)")
 # Its stderr: "bench: <why it cannot run>".
 BENCH_LINES = (BENCH_RESULT, BENCH_PROFILE_FN, BENCH_PROFILE_END, BENCH_COPY, BENCH_EVENTS,
-               BENCH_SWEEP, BENCH_START, BENCH_DONE)
+               BENCH_SWEEP, BENCH_SIZE, BENCH_SHARE, BENCH_LATENCY, BENCH_START, BENCH_DONE)
 
 # The soak workload's lines (lab/soak/migration_soak.c) and /init's per run.
 SOAK_PROGRESS = re.compile(r"soak: (progress|done) minute=(\d+) rounds=(\d+) overlaps=(\d+) "

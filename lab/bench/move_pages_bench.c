@@ -51,7 +51,23 @@
  *   bench: sweep cpus=<n> run=<n> pages_per_call=<n> calls=<n> ns=<n> call_ipis=<n>
  *          tlb_ipis=<n> ok=<0|1>
  *
- * Usage: move_pages_bench [--events|--profile|--sweep] [pattern...]   (default: all)
+ * With --scale (-icount, one vCPU, nodes big enough for 1 GiB), the per-page
+ * cost as the call grows - all_to_one over 1 Ki to 256 Ki pages in one
+ * call - and as mappings are added - SHARE_PAGES pages that 1 to 32
+ * processes map (forked, copy-on-write), moved with MPOL_MF_MOVE_ALL; each
+ * child checks its own data and nodes afterwards:
+ *   bench: size pages=<n> run=<n> ns=<n> migrated=<n> ok=<0|1>
+ *   bench: share procs=<n> run=<n> pages=<n> ns=<n> migrated=<n> ok=<0|1>
+ *
+ * With --latency (-icount, two vCPUs), a thread on CPU 1 reads one word of
+ * each page, round after round, timing every read, while CPU 0 moves the
+ * pages (all_to_one, alternating) or only queries them (query: the quiet
+ * control); a read that meets a migration entry waits for the migration:
+ *   bench: latency pattern=<name> pages=<n> accesses=<n> max_ns=<n> slow=<n> ok=<0|1>
+ * where slow counts the reads that took over LATENCY_SLOW_NS.
+ *
+ * Usage: move_pages_bench [--events|--profile|--sweep|--scale|--latency] [pattern...]
+ * (default: all patterns)
  */
 
 #define _GNU_SOURCE
@@ -67,6 +83,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -644,6 +661,269 @@ static int sweep_main(void)
 	return failed ? 1 : 0;
 }
 
+/* ---- --scale: the per-page cost as calls grow and as mappings are added ---- */
+
+static const int scale_sizes[] = { 1024, 8192, 65536, 262144 };
+static const int share_procs[] = { 1, 2, 8, 32 };
+#define SHARE_PAGES	1024
+
+/* @nr pages, mapped and filled on node_a, with arrays asking for node_b. */
+struct scale {
+	size_t nr, len;
+	char *mem;
+	void **pages;
+	int *nodes, *status, *where;
+};
+
+static int scale_init(struct scale *s, size_t nr)
+{
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->nr = nr;
+	s->len = nr * psize;
+	s->mem = mmap(NULL, s->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	s->pages = calloc(nr, sizeof(void *));
+	s->nodes = calloc(nr, sizeof(int));
+	s->status = calloc(nr, sizeof(int));
+	s->where = calloc(nr, sizeof(int));
+	if (s->mem == MAP_FAILED || !s->pages || !s->nodes || !s->status || !s->where)
+		return -1;
+	madvise(s->mem, s->len, MADV_NOHUGEPAGE);
+	fill(s->mem, nr);
+	for (i = 0; i < nr; i++) {
+		s->pages[i] = s->mem + i * psize;
+		s->nodes[i] = node_b;
+		s->status[i] = -1000;
+	}
+	/* Every page must start on node_a, or the figure is not per migrated page. */
+	if (move_pages(0, nr, s->pages, NULL, s->where, 0))
+		return -1;
+	for (i = 0; i < nr; i++)
+		if (s->where[i] != node_a) {
+			fprintf(stderr, "bench: %zu pages do not fit on node %d\n", nr, node_a);
+			return -1;
+		}
+	return 0;
+}
+
+/* Data, node and status of every page: all on node_b. */
+static int scale_check(struct scale *s)
+{
+	size_t i;
+
+	if (check_data(s->mem, s->nr) >= 0 || move_pages(0, s->nr, s->pages, NULL, s->where, 0))
+		return 0;
+	for (i = 0; i < s->nr; i++)
+		if (s->where[i] != node_b || s->status[i] != node_b)
+			return 0;
+	return 1;
+}
+
+static void scale_free(struct scale *s)
+{
+	if (s->mem && s->mem != MAP_FAILED)
+		munmap(s->mem, s->len);
+	free(s->pages);
+	free(s->nodes);
+	free(s->status);
+	free(s->where);
+}
+
+/* all_to_one with @nr pages in one call. */
+static int scale_size(size_t nr, int run)
+{
+	long before[ARRAY_SIZE(vmstat_names)], after[ARRAY_SIZE(vmstat_names)];
+	struct scale s;
+	uint64_t ns = 0;
+	int ok = 0;
+
+	if (!scale_init(&s, nr)) {
+		uint64_t t0;
+
+		read_vmstat(before);
+		t0 = now_ns();
+		ok = !move_pages(0, nr, s.pages, s.nodes, s.status, MPOL_MF_MOVE);
+		ns = now_ns() - t0;
+		read_vmstat(after);
+		ok = ok && scale_check(&s);
+	} else {
+		before[0] = after[0] = 0;
+	}
+	printf("bench: size pages=%zu run=%d ns=%llu migrated=%ld ok=%d\n", nr, run,
+	       (unsigned long long)ns, after[0] - before[0], ok);
+	fflush(stdout);
+	scale_free(&s);
+	return !ok;
+}
+
+/* A child sharing the pages: once the parent is done, its own view of them. */
+static int share_child(struct scale *s, int go)
+{
+	char c;
+
+	/* EOF on @go: the parent has moved the pages and closed its end. */
+	if (read(go, &c, 1) != 0)
+		return 2;
+	return scale_check(s) ? 0 : 1;
+}
+
+/* SHARE_PAGES pages that @procs processes map, moved with MPOL_MF_MOVE_ALL. */
+static int scale_share(int procs, int run)
+{
+	long before[ARRAY_SIZE(vmstat_names)], after[ARRAY_SIZE(vmstat_names)];
+	pid_t pids[64];
+	int go[2] = { -1, -1 }, ok = 0, n = 0, st, i;
+	struct scale s;
+	uint64_t ns = 0;
+
+	before[0] = after[0] = 0;
+	if (!scale_init(&s, SHARE_PAGES) && !pipe(go)) {
+		uint64_t t0;
+
+		for (ok = 1; n < procs - 1 && ok; n++) {
+			pids[n] = fork();
+			if (pids[n] == 0) {
+				close(go[1]);
+				_exit(share_child(&s, go[0]));
+			}
+			ok = pids[n] > 0;
+		}
+		if (!ok)
+			n--;
+		read_vmstat(before);
+		t0 = now_ns();
+		ok = ok && !move_pages(0, SHARE_PAGES, s.pages, s.nodes, s.status,
+				       MPOL_MF_MOVE_ALL);
+		ns = now_ns() - t0;
+		read_vmstat(after);
+		ok = ok && scale_check(&s);
+		close(go[1]);
+		for (i = 0; i < n; i++)
+			ok = waitpid(pids[i], &st, 0) == pids[i] && WIFEXITED(st) &&
+			     !WEXITSTATUS(st) && ok;
+	}
+	if (go[0] >= 0)
+		close(go[0]);
+	printf("bench: share procs=%d run=%d pages=%d ns=%llu migrated=%ld ok=%d\n", procs, run,
+	       SHARE_PAGES, (unsigned long long)ns, after[0] - before[0], ok);
+	fflush(stdout);
+	scale_free(&s);
+	return !ok;
+}
+
+static int scale_main(void)
+{
+	int run, failed = 0;
+	size_t i;
+
+	printf("bench: scale start pages=%d node_a=%d node_b=%d\n", SHARE_PAGES, node_a,
+	       node_b);
+	for (i = 0; i < ARRAY_SIZE(scale_sizes); i++)
+		for (run = 1; run <= RUNS; run++)
+			failed += scale_size(scale_sizes[i], run);
+	for (i = 0; i < ARRAY_SIZE(share_procs); i++)
+		for (run = 1; run <= RUNS; run++)
+			failed += scale_share(share_procs[i], run);
+	printf("bench: done failed=%d\n", failed);
+	return failed ? 1 : 0;
+}
+
+/* ---- --latency: how long a reader waits on the pages being moved ---- */
+
+#define LATENCY_SLOW_NS	50000
+
+struct reader {
+	const char *mem;
+	atomic_int started, stop;
+	long accesses, slow, wrong;
+	uint64_t max_ns;
+};
+
+/* On CPU 1: one word of every page, round after round, each read timed. */
+static void *reader_thread(void *arg)
+{
+	struct reader *rd = arg;
+	cpu_set_t set;
+	size_t p;
+
+	CPU_ZERO(&set);
+	CPU_SET(1, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		rd->wrong++;
+	atomic_store(&rd->started, 1);
+	while (!atomic_load(&rd->stop)) {
+		for (p = 0; p < NR_PAGES && !atomic_load(&rd->stop); p++) {
+			uint64_t t0 = now_ns(), v, d;
+
+			v = *(volatile const uint64_t *)(rd->mem + p * psize);
+			d = now_ns() - t0;
+			rd->wrong += v != word_of(p, 0);
+			rd->slow += d > LATENCY_SLOW_NS;
+			if (d > rd->max_ns)
+				rd->max_ns = d;
+			rd->accesses++;
+		}
+	}
+	return NULL;
+}
+
+static int latency_pattern(const char *name)
+{
+	int query = !strcmp(name, "query"), alternating = !strcmp(name, "alternating");
+	struct reader rd = { 0 };
+	pthread_t thread;
+	struct run r;
+	size_t i;
+	long rc;
+	int ok;
+
+	ok = !run_init(&r) && map_pages(&r, 0);
+	for (i = 0; ok && i < NR_PAGES; i++)
+		r.pages[i] = r.mem + i * psize;
+	ok = ok && !place(&r, alternating ? even_a_odd_b : on_a);
+	for (i = 0; ok && i < NR_PAGES; i++)
+		r.nodes[i] = alternating ? even_b_odd_a(i) : query ? on_a(i) : on_b(i);
+	rd.mem = r.mem;
+	if (ok && pthread_create(&thread, NULL, reader_thread, &rd) == 0) {
+		while (!atomic_load(&rd.started))
+			;
+		rc = move_pages(0, NR_PAGES, r.pages, query ? NULL : r.nodes, r.status,
+				query ? 0 : MPOL_MF_MOVE);
+		atomic_store(&rd.stop, 1);
+		pthread_join(thread, NULL);
+		verify(&r, query);
+		ok = rc == 0 && r.ok && !rd.wrong && rd.accesses > 0;
+	} else {
+		ok = 0;
+	}
+	printf("bench: latency pattern=%s pages=%d accesses=%ld max_ns=%llu slow=%ld ok=%d\n",
+	       name, NR_PAGES, rd.accesses, (unsigned long long)rd.max_ns, rd.slow, ok);
+	fflush(stdout);
+	if (r.map && r.map != MAP_FAILED)
+		munmap(r.map, r.map_len);
+	run_free(&r);
+	return !ok;
+}
+
+static int latency_main(void)
+{
+	static const char * const names[] = { "query", "all_to_one", "alternating" };
+	int failed = 0, run;
+	size_t i;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		fprintf(stderr, "bench: --latency needs a second CPU\n");
+		return 2;
+	}
+	printf("bench: latency start pages=%d node_a=%d node_b=%d\n", NR_PAGES, node_a, node_b);
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		for (run = 1; run <= RUNS; run++)
+			failed += latency_pattern(names[i]);
+	printf("bench: done failed=%d\n", failed);
+	return failed ? 1 : 0;
+}
+
 /* ---- the copy pass: folio_mc_copy() alone under the profiler ---- */
 
 static int copy_pass_ready(void)
@@ -700,15 +980,18 @@ static int copy_pass(const char *pattern)
 int main(int argc, char **argv)
 {
 	int n, run, i, failed = 0, found, with_events = 0, with_profile = 0, with_copy;
-	int with_sweep = 0;
+	int with_sweep = 0, with_scale = 0, with_latency = 0;
 	struct run r;
 
 	psize = sysconf(_SC_PAGESIZE);
-	if (argc > 1 && (!strcmp(argv[1], "--events") || !strcmp(argv[1], "--sweep"))) {
+	if (argc > 1 && (!strcmp(argv[1], "--events") || !strcmp(argv[1], "--sweep") ||
+			 !strcmp(argv[1], "--scale") || !strcmp(argv[1], "--latency"))) {
 		cpu_set_t set;
 
 		with_events = !strcmp(argv[1], "--events");
-		with_sweep = !with_events;
+		with_sweep = !strcmp(argv[1], "--sweep");
+		with_scale = !strcmp(argv[1], "--scale");
+		with_latency = !strcmp(argv[1], "--latency");
 		argv++;
 		argc--;
 		/* The mover on CPU 0; node_a is its node. */
@@ -747,6 +1030,10 @@ int main(int argc, char **argv)
 		return events_main(argc, argv);
 	if (with_sweep)
 		return sweep_main();
+	if (with_scale)
+		return scale_main();
+	if (with_latency)
+		return latency_main();
 	if (with_profile)
 		return profile_main(argc, argv);
 	with_copy = copy_pass_ready();

@@ -85,6 +85,42 @@ class BenchTest(unittest.TestCase):
         self.assertEqual(data.split("\n\n\n")[0], "# base, 1 page per call\n1 10000.0\n8 20000.0")
         self.assertIsNone(bench.sweep_plot_script({"base": {}}, Path("/nonexistent")))
 
+    def test_scale_sweeps(self) -> None:
+        text = ("bench: scale start pages=1024 node_a=0 node_b=1\n"
+                "bench: size pages=1024 run=1 ns=99999999 migrated=1024 ok=1\n"
+                "bench: size pages=1024 run=2 ns=8192000 migrated=1024 ok=1\n"
+                "bench: size pages=262144 run=2 ns=2228224000 migrated=262144 ok=1\n"
+                "bench: share procs=1 run=2 pages=1024 ns=8192000 migrated=1024 ok=1\n"
+                "bench: share procs=8 run=2 pages=1024 ns=40960000 migrated=1024 ok=0\n")
+        base = bench.parse_scale(text)
+        # The last run of each point counts (the first warms up).
+        self.assertEqual(base[("size", 1024)].ns, 8192000)
+        self.assertEqual(base[("share", 8)].procs, 8)
+        patched = bench.parse_scale("bench: size pages=1024 run=2 ns=4096000 migrated=1024 "
+                                    "ok=1\n")
+        size = bench.scale_table({"base": base, "patched": patched}, "size", "base")
+        self.assertIn("| 1024 | 8000 | 1.000 | 4000 | 1.000 | 0.500 |", size)
+        # 8500 per page at 256 Ki against 8000 at 1 Ki: 1.062, not flat.
+        self.assertIn("| 262144 | 8500 | 1.062 | - | - | - |", size)
+        share = bench.scale_table({"base": base}, "share", "base")
+        self.assertIn("| 8 | 40000 **WRONG** | 5000 |", share)
+        self.assertNotIn("262144", share)
+
+    def test_latency(self) -> None:
+        def line(p: str, max_ns: int, slow: int, ok: int = 1) -> str:
+            return (f"bench: latency pattern={p} pages=8192 accesses=500 max_ns={max_ns} "
+                    f"slow={slow} ok={ok}\n")
+        base = bench.parse_latency(line("query", 9000, 0) + line("query", 12000, 1)
+                                   + line("alternating", 40000, 0))
+        # Over the runs: the longest read, the slow reads summed.
+        self.assertEqual((base["query"].max_ns, base["query"].slow, base["query"].accesses),
+                         (12000, 1, 1000))
+        patched = bench.parse_latency(line("alternating", 4_000_000, 3, 0))
+        self.assertFalse(patched["alternating"].ok)
+        text = bench.latency_table({"base": base, "patched": patched}, "base")
+        self.assertIn("| alternating | 40000 | 0 | 4000000 **WRONG** | 3 | 100.000 |", text)
+        self.assertIn("| query | 12000 | 1 | - | - | - |", text)
+
     def test_guest_checks(self) -> None:
         """A bench guest is used only when it completed and /init reported no error."""
         with tempfile.TemporaryDirectory() as d:

@@ -19,7 +19,7 @@ def rendered_printfs(path, prefix: str, word: str = "name"  # type: ignore[no-un
     out = []
     for m in re.finditer(r'printf\("(' + prefix + r'[^"]*)"', text):
         fmt = m[1].replace("\\n", "")
-        fmt = re.sub(r"%[-0-9.]*l*[du]", "1", fmt)
+        fmt = re.sub(r"%[-0-9.]*[lz]*[du]", "1", fmt)
         fmt = re.sub(r"%s", word, fmt)
         out.append(fmt)
     return out
