@@ -51,9 +51,12 @@ bench:
 
 # Long races: MINUTES per profile (default 10) of the soak workload and the
 # race selftests over and over; zero mismatches and splats or it fails.
-# BASE=1: the unpatched kernel under the same load.
+# Its profiles: SOAK_PROFILES, which add KASAN to make test's three, unless
+# PROFILES= is given.  BASE=1: the unpatched kernel under the same load.
+SOAK_PROFILES ?= swapless,swap,debug,kasan
 soak: deps
-	$(PYTHON) -m lab soak --profiles $(PROFILES) --minutes $(or $(MINUTES),10) $(if $(BASE),--base) \
+	$(PYTHON) -m lab soak --minutes $(or $(MINUTES),10) $(if $(BASE),--base) \
+		--profiles $(if $(filter command line environment,$(origin PROFILES)),$(PROFILES),$(SOAK_PROFILES)) \
 		$(if $(RESULTS),--results $(RESULTS))
 
 # The mail-ready series: git format-patch output in results/series-<version>/,
