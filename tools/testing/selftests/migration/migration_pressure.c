@@ -16,10 +16,18 @@
  *   cannot swap them out meanwhile);
  * - once the pool is shrunk back and the pages unmapped, the target
  *   node's free memory is back where it was: nothing leaked.
+ *
+ * And pages exchanged between two nodes in one call, the first target
+ * allocations of the call made to fail (fail_page_alloc, for this task's
+ * allocations under move_pages(2) only): a node whose targets could not
+ * be allocated is tried again once the other direction has moved - what
+ * frees room on each node when two full nodes swap pages - so every page
+ * moves and the call returns 0.
  */
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <numa.h>
 #include <numaif.h>
 #include <stdint.h>
@@ -199,6 +207,159 @@ TEST_F_TIMEOUT(pressure, target_node_full, 240)
 	free(status);
 	free(where);
 	free(pages);
+}
+
+#define FPA		"/sys/kernel/debug/fail_page_alloc/"
+#define XCHG_PAGES	64	/* each way: one window */
+
+/* printf() @fmt into the file @path; 0 or -1. */
+static int write_fmt(const char *path, const char *fmt, ...)
+{
+	FILE *f = fopen(path, "w");
+	va_list ap;
+	int ok;
+
+	if (!f)
+		return -1;
+	va_start(ap, fmt);
+	ok = vfprintf(f, fmt, ap) > 0;
+	va_end(ap);
+	return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+/* [*start, *end) of kernel text symbol @name, from /proc/kallsyms; 0 or -1. */
+static int ksym_range(const char *name, unsigned long *start, unsigned long *end)
+{
+	unsigned long a, s = 0, e = ~0UL;
+	char type, sym[256], line[512];
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx %c %255s", &a, &type, sym) == 3 && !strcmp(sym, name))
+			s = a;
+	rewind(f);
+	while (s && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx %c %255s", &a, &type, sym) == 3 && a > s && a < e)
+			e = a;
+	fclose(f);
+	if (!s || e == ~0UL)
+		return -1;
+	*start = s;
+	*end = e;
+	return 0;
+}
+
+/*
+ * Make the next @times page allocations of this task fail when they are
+ * made under move_pages(2) (a return address in @sys), but not those of
+ * kvmalloc() (a return address in @kv): only the targets of migration.
+ * The probability comes last, once the filters are in place.
+ */
+static int fail_page_allocs(int times, const unsigned long sys[2], const unsigned long kv[2])
+{
+	return write_fmt(FPA "task-filter", "Y") || write_fmt(FPA "interval", "1") ||
+	       write_fmt(FPA "space", "0") || write_fmt(FPA "verbose", "0") ||
+	       write_fmt(FPA "ignore-gfp-wait", "N") ||
+	       write_fmt(FPA "ignore-gfp-highmem", "N") || write_fmt(FPA "min-order", "0") ||
+	       write_fmt(FPA "stacktrace-depth", "32") ||
+	       write_fmt(FPA "require-start", "%#lx", sys[0]) ||
+	       write_fmt(FPA "require-end", "%#lx", sys[1]) ||
+	       write_fmt(FPA "reject-start", "%#lx", kv[0]) ||
+	       write_fmt(FPA "reject-end", "%#lx", kv[1]) ||
+	       write_fmt(FPA "times", "%d", times) ||
+	       write_fmt("/proc/self/make-it-fail", "1") ||
+	       write_fmt(FPA "probability", "100");
+}
+
+/* Injection off, and fail_page_alloc's defaults back. */
+static void fail_page_allocs_off(void)
+{
+	write_fmt(FPA "probability", "0");
+	write_fmt("/proc/self/make-it-fail", "0");
+	write_fmt(FPA "times", "1");
+	write_fmt(FPA "verbose", "2");
+	write_fmt(FPA "ignore-gfp-wait", "Y");
+	write_fmt(FPA "ignore-gfp-highmem", "Y");
+	write_fmt(FPA "min-order", "1");
+	write_fmt(FPA "require-start", "0");
+	write_fmt(FPA "require-end", "%#lx", ~0UL);
+	write_fmt(FPA "reject-start", "0");
+	write_fmt(FPA "reject-end", "0");
+	write_fmt(FPA "task-filter", "N");
+}
+
+TEST(exchange_after_failed_allocation)
+{
+	size_t psize = sysconf(_SC_PAGESIZE), word = 0;
+	int n[2], nodes[2 * XCHG_PAGES], status[2 * XCHG_PAGES], where[2 * XCHG_PAGES];
+	unsigned long sys[2], kv[2];
+	void *pages[2 * XCHG_PAGES];
+	long i, bad, rc, left;
+	uint64_t got = 0;
+	char *mem;
+	int err;
+
+	if (numa_available() < 0 || memory_nodes(&n[0], &n[1]))
+		SKIP(return, "needs two nodes with memory");
+	if (geteuid() != 0)
+		SKIP(return, "needs root for fault injection");
+	if (access(FPA "require-start", W_OK))
+		SKIP(return, "no fail_page_alloc stack trace filter (%s)",
+		     "CONFIG_FAIL_PAGE_ALLOC, CONFIG_FAULT_INJECTION_STACKTRACE_FILTER");
+	/* The syscall's body, unless the compiler folded it into the wrapper. */
+	ASSERT_TRUE(!ksym_range("kernel_move_pages", &sys[0], &sys[1]) ||
+		    !ksym_range("__x64_sys_move_pages", &sys[0], &sys[1]))
+		TH_LOG("neither kernel_move_pages nor __x64_sys_move_pages in /proc/kallsyms");
+	ASSERT_EQ(ksym_range("__kvmalloc_node_noprof", &kv[0], &kv[1]), 0)
+		TH_LOG("no __kvmalloc_node_noprof in /proc/kallsyms");
+
+	mem = mmap(NULL, 2 * XCHG_PAGES * psize, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(mem, MAP_FAILED);
+	ASSERT_EQ(madvise(mem, 2 * XCHG_PAGES * psize, MADV_NOHUGEPAGE), 0);
+	fill(mem, 2 * XCHG_PAGES, psize, 1);
+	/* Page i on n[0] and page XCHG_PAGES + i on n[1]. */
+	for (i = 0; i < 2 * XCHG_PAGES; i++) {
+		pages[i] = mem + i * psize;
+		nodes[i] = n[i >= XCHG_PAGES];
+	}
+	ASSERT_EQ(move_pages(0, 2 * XCHG_PAGES, pages, nodes, status, MPOL_MF_MOVE), 0);
+	/* The exchange: entries alternate, n[0] -> n[1], then n[1] -> n[0]. */
+	for (i = 0; i < XCHG_PAGES; i++) {
+		pages[2 * i] = mem + i * psize;
+		nodes[2 * i] = n[1];
+		pages[2 * i + 1] = mem + (XCHG_PAGES + i) * psize;
+		nodes[2 * i + 1] = n[0];
+	}
+	memset(status, 0x7f, sizeof(status));
+
+	/* The first node's bulk allocation and its first single page fail. */
+	if (fail_page_allocs(2, sys, kv)) {
+		fail_page_allocs_off();
+		ASSERT_TRUE(0) TH_LOG("cannot set up fail_page_alloc");
+	}
+	errno = 0;
+	rc = move_pages(0, 2 * XCHG_PAGES, pages, nodes, status, MPOL_MF_MOVE);
+	err = errno;
+	left = read_long(FPA "times");
+	fail_page_allocs_off();
+
+	ASSERT_EQ(left, 0) TH_LOG("%ld of the 2 failures left: the filter missed move_pages()",
+				  left);
+	ASSERT_EQ(rc, 0) TH_LOG("move_pages() = %ld (%s) after %ld injected failures",
+				rc, rc < 0 ? strerror(err) : "pages not moved", 2 - left);
+	ASSERT_EQ(move_pages(0, 2 * XCHG_PAGES, pages, NULL, where, 0), 0);
+	for (i = 0; i < 2 * XCHG_PAGES; i++) {
+		ASSERT_EQ(status[i], nodes[i]) TH_LOG("entry %ld: status %d, asked %d", i,
+						      status[i], nodes[i]);
+		ASSERT_EQ(where[i], nodes[i]) TH_LOG("entry %ld: on node %d, asked %d", i,
+						     where[i], nodes[i]);
+	}
+	bad = first_bad(mem, 2 * XCHG_PAGES, psize, 1, &word, &got);
+	ASSERT_EQ(bad, -1) TH_LOG("page %ld word %zu is %#llx", bad, word, (unsigned long long)got);
+	munmap(mem, 2 * XCHG_PAGES * psize);
 }
 
 TEST_HARNESS_MAIN
