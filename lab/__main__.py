@@ -194,7 +194,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if len(names) != 1:
         raise LabError("bench takes one profile")
     kernels = [k for k in args.kernels.replace(" ", ",").split(",") if k]
-    return bench.run(kernels, names[0], args.timeout, Path(args.results), args.functions)
+    return bench.run(kernels, names[0], args.timeout, Path(args.results), args.functions,
+                     args.latency)
 
 
 def cmd_series(args: argparse.Namespace) -> int:
@@ -276,6 +277,8 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"kernels to compare ({', '.join(bench.KERNELS)})")
     p.add_argument("--functions", action="store_true",
                    help="also profile each kernel's functions (ftrace profiler)")
+    p.add_argument("--latency", action="store_true",
+                   help="also time a reader on CPU 1 while CPU 0 moves its pages")
     p = cmd("soak", "long races in each profile", "profiles", "base", "results")
     p.add_argument("--minutes", type=int, default=10, help="minutes per profile")
     cmd("series", "the mail-ready series", "results", "author")

@@ -588,7 +588,7 @@ def profile_run(k: str, kind: str, frags: tuple[str, ...], profile: Profile, out
 
 
 def run(kernels: list[str], profile_name: str, timeout: float, results_root: Path,
-        functions: bool = False) -> int:
+        functions: bool = False, latency: bool = False) -> int:
     unknown = [k for k in kernels if k not in KERNELS]
     if unknown or not kernels:
         raise LabError(f"unknown bench kernel(s) {', '.join(unknown) or '(none)'} "
@@ -655,16 +655,18 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
         scales[k] = parse_scale(sc_text)
         check_guest(k, "size and sharing sweeps", gc, sc_text, scales[k])
         failed += sum(not x.ok for x in scales[k].values())
-        # A reader on CPU 1 while CPU 0 moves its pages.
-        stage("bench", f"{k}: reader latency (2cpu-memnode, -icount)")
-        la_out = out / "latency"
-        la_out.mkdir()
-        _, gl = pipeline.run_job(bench_job(with_topology(profile, "2cpu-memnode"), kind, frags,
-                                           exe, "latency", timeout), la_out, built)
-        la_text = gl.selftest_tap.read_text(errors="replace")
-        latencies[k] = parse_latency(la_text)
-        check_guest(k, "latency run", gl, la_text, latencies[k])
-        failed += sum(not x.ok for x in latencies[k].values())
+        # A reader on CPU 1 while CPU 0 moves its pages.  Opt-in: on
+        # 2026-12-06 the guest never got past its first pattern (see README).
+        if latency:
+            stage("bench", f"{k}: reader latency (2cpu-memnode, -icount)")
+            la_out = out / "latency"
+            la_out.mkdir()
+            _, gl = pipeline.run_job(bench_job(with_topology(profile, "2cpu-memnode"), kind,
+                                               frags, exe, "latency", timeout), la_out, built)
+            la_text = gl.selftest_tap.read_text(errors="replace")
+            latencies[k] = parse_latency(la_text)
+            check_guest(k, "latency run", gl, la_text, latencies[k])
+            failed += sum(not x.ok for x in latencies[k].values())
         if functions:
             by_kernel_profile[k] = profile_run(k, kind, frags, profile, out, exe, timeout,
                                                built)
@@ -683,9 +685,10 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
             + "\n\n1 Ki pages mapped by 1 to 32 processes (forked, copy-on-write), moved "
             "with MPOL_MF_MOVE_ALL: guest ns per page:\n\n"
             + scale_table(scales, "share", reference)
-            + "\n\nA reader on CPU 1 reading every page in turn while CPU 0 moves them "
-            "(2 vCPUs, -icount; query: nothing moves, the quiet control): the longest "
-            "read, in guest ns:\n\n" + latency_table(latencies, reference)
+            + ("\n\nA reader on CPU 1 reading every page in turn while CPU 0 moves them "
+               "(2 vCPUs, -icount; query: nothing moves, the quiet control): the longest "
+               "read, in guest ns:\n\n" + latency_table(latencies, reference)
+               if latency else "")
             + "\n\nMigration counters (/proc/vmstat deltas over the timed calls):\n\n"
             + counters_table(by_kernel))
     (top / "bench.md").write_text(text + "\n")
