@@ -46,8 +46,10 @@ mutants: deps
 bench:
 	@bash lab/deps.sh bench
 	$(PYTHON) -m lab bench --profiles swapless \
-		--kernels $(or $(BENCH),base$(comma)patched) --timeout $(TIMEOUT) \
+		--kernels $(or $(BENCH),$(if $(SRC),base$(comma)src,base$(comma)patched)) \
+		--timeout $(TIMEOUT) $(if $(SRC),--src "$(SRC)") \
 		$(if $(filter 1,$(FUNCTIONS)),--functions) $(if $(filter 1,$(LATENCY)),--latency) \
+		$(if $(filter 0,$(SWEEPS)),--no-sweeps) \
 		$(if $(RESULTS),--results $(RESULTS))
 
 # Long races: MINUTES per profile (default 10) of the soak workload and the

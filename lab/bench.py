@@ -50,6 +50,8 @@ KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "base": ("base", ("fprofile",)),
     "patched": ("patched", ("nochecker", "fprofile")),
     "patched-checker": ("patched", ("fprofile",)),
+    # Another kernel tree built as it is (SRC=), e.g. a commit of the series.
+    "src": ("src", ("fprofile",)),
 }
 
 
@@ -555,12 +557,15 @@ def plot_script(by_kernel: dict[str, dict[str, Result]], copies: dict[str, dict[
 
 
 def bench_job(profile: Profile, kind: str, frags: tuple[str, ...], exe: Path, mode: str,
-              timeout: float, icount: bool = True) -> pipeline.GuestJob:
-    """A guest that runs the benchmark in @mode (protocol.BENCH_MODES) on kernel @kind."""
+              timeout: float, icount: bool = True, src: Path | None = None
+              ) -> pipeline.GuestJob:
+    """A guest that runs the benchmark in @mode (protocol.BENCH_MODES) on kernel @kind
+    (the tree @src for kind "src")."""
     return pipeline.GuestJob(profile, pipeline.TreeKind(kind), fragments=frags,
                              files=(("bench/move_pages_bench", exe),),
                              args=protocol.GuestArgs(bench=mode, kunit=False),
-                             timeout=timeout, icount=icount)
+                             timeout=timeout, icount=icount,
+                             src=src if kind == "src" else None)
 
 
 def check_guest(k: str, what: str, g: guest.GuestRun, text: str, parsed: object) -> None:
@@ -572,27 +577,42 @@ def check_guest(k: str, what: str, g: guest.GuestRun, text: str, parsed: object)
         raise LabError(f"{k}: the {what} did not complete (see {g.selftest_tap})")
 
 
-def profile_run(k: str, kind: str, frags: tuple[str, ...], profile: Profile, out: Path,
-                exe: Path, timeout: float, built: pipeline.Built) -> dict[str, FuncProfile]:
+def profile_run(k: str, job: pipeline.GuestJob, profile: Profile, out: Path,
+                built: pipeline.Built) -> dict[str, FuncProfile]:
     """Kernel @k booted again with every function profiled: where each
     pattern's instructions go."""
     stage("bench", f"{k}: function profile ({profile.name}, -icount)")
     pout = out / "profile"
     pout.mkdir()
-    _, g = pipeline.run_job(bench_job(profile, kind, frags, exe, "profile", timeout), pout,
-                            built)
+    _, g = pipeline.run_job(job, pout, built)
     text = g.selftest_tap.read_text(errors="replace")
     res = parse_profile(text)
     check_guest(k, "profile run", g, text, res)
     return res
 
 
-def run(kernels: list[str], profile_name: str, timeout: float, results_root: Path,
-        functions: bool = False, latency: bool = False) -> int:
+def check_kernels(kernels: list[str], src: Path | None) -> None:
+    """Clear errors for an unknown kernel name and for "src" without SRC= (or
+    SRC= that no kernel uses)."""
     unknown = [k for k in kernels if k not in KERNELS]
     if unknown or not kernels:
         raise LabError(f"unknown bench kernel(s) {', '.join(unknown) or '(none)'} "
                        f"(known: {', '.join(KERNELS)})")
+    if len(set(kernels)) != len(kernels):
+        raise LabError(f"bench kernel named twice: {', '.join(kernels)}")
+    if "src" in kernels and src is None:
+        raise LabError("bench kernel \"src\" needs the tree: SRC=<kernel tree>")
+    if src is not None and "src" not in kernels:
+        raise LabError(f"SRC={src} is given but no bench kernel is \"src\" "
+                       "(e.g. BENCH=base,src)")
+    if src is not None:
+        pipeline.check_src(src)
+
+
+def run(kernels: list[str], profile_name: str, timeout: float, results_root: Path,
+        functions: bool = False, latency: bool = False, src: Path | None = None,
+        sweeps_too: bool = True) -> int:
+    check_kernels(kernels, src)
     profile = with_topology(load_profile(profile_name), "1cpu-memnode")
     top = results_folder(results_root, "bench")
     exe = compile_bench(top)
@@ -609,7 +629,10 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
         stage("bench", f"{k}: {profile.name}, 1cpu-memnode, -icount")
         out = top / k
         out.mkdir()
-        built, g = pipeline.run_job(bench_job(profile, kind, frags, exe, "1", timeout), out)
+        def job(prof: Profile, mode: str, icount: bool = True) -> pipeline.GuestJob:
+            return bench_job(prof, kind, frags, exe, mode, timeout, icount=icount, src=src)
+
+        built, g = pipeline.run_job(job(profile, "1"), out)
         text = g.selftest_tap.read_text(errors="replace")
         results = parse(text)
         check_guest(k, "benchmark", g, text, results)
@@ -627,48 +650,49 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
         ev_out = out / "events"
         ev_out.mkdir()
         # The same kernel, booted again.
-        _, ge = pipeline.run_job(bench_job(with_topology(profile, "2node"), kind, frags, exe,
-                                           "events", timeout, icount=False), ev_out, built)
+        _, ge = pipeline.run_job(job(with_topology(profile, "2node"), "events", icount=False),
+                                 ev_out, built)
         ev_text = ge.selftest_tap.read_text(errors="replace")
         by_kernel_events[k] = parse_events(ev_text)
         check_guest(k, "events run", ge, ev_text, by_kernel_events[k])
         failed += sum(not e.ok for e in by_kernel_events[k].values())
         sweeps[k] = {}
-        for n in SWEEP_CPUS:
+        for n in SWEEP_CPUS if sweeps_too else ():
             stage("bench", f"{k}: CPU sweep, {n} vCPU{'s' if n > 1 else ''}, -icount")
             sw_out = out / f"sweep-{n}cpu"
             sw_out.mkdir()
-            _, gs = pipeline.run_job(bench_job(with_topology(profile, f"{n}cpu-memnode"), kind,
-                                               frags, exe, "sweep", timeout), sw_out, built)
+            _, gs = pipeline.run_job(job(with_topology(profile, f"{n}cpu-memnode"), "sweep"),
+                                     sw_out, built)
             sw_text = gs.selftest_tap.read_text(errors="replace")
             got = parse_sweep(sw_text)
             check_guest(k, f"CPU sweep ({n} vCPUs)", gs, sw_text, got)
             failed += sum(not s.ok for s in got.values())
             sweeps[k].update(got)
         # Call sizes up to 1 GiB and shared mappings: one vCPU, big nodes.
-        stage("bench", f"{k}: size and sharing sweeps (1cpu-bignode, -icount)")
-        sc_out = out / "scale"
-        sc_out.mkdir()
-        _, gc = pipeline.run_job(bench_job(with_topology(profile, "1cpu-bignode"), kind, frags,
-                                           exe, "scale", timeout), sc_out, built)
-        sc_text = gc.selftest_tap.read_text(errors="replace")
-        scales[k] = parse_scale(sc_text)
-        check_guest(k, "size and sharing sweeps", gc, sc_text, scales[k])
-        failed += sum(not x.ok for x in scales[k].values())
+        if sweeps_too:
+            stage("bench", f"{k}: size and sharing sweeps (1cpu-bignode, -icount)")
+            sc_out = out / "scale"
+            sc_out.mkdir()
+            _, gc = pipeline.run_job(job(with_topology(profile, "1cpu-bignode"), "scale"),
+                                     sc_out, built)
+            sc_text = gc.selftest_tap.read_text(errors="replace")
+            scales[k] = parse_scale(sc_text)
+            check_guest(k, "size and sharing sweeps", gc, sc_text, scales[k])
+            failed += sum(not x.ok for x in scales[k].values())
         # A reader on CPU 1 while CPU 0 moves its pages.  Opt-in: on
         # 2026-12-06 the guest never got past its first pattern (see README).
         if latency:
             stage("bench", f"{k}: reader latency (2cpu-memnode, -icount)")
             la_out = out / "latency"
             la_out.mkdir()
-            _, gl = pipeline.run_job(bench_job(with_topology(profile, "2cpu-memnode"), kind,
-                                               frags, exe, "latency", timeout), la_out, built)
+            _, gl = pipeline.run_job(job(with_topology(profile, "2cpu-memnode"), "latency"),
+                                     la_out, built)
             la_text = gl.selftest_tap.read_text(errors="replace")
             latencies[k] = parse_latency(la_text)
             check_guest(k, "latency run", gl, la_text, latencies[k])
             failed += sum(not x.ok for x in latencies[k].values())
         if functions:
-            by_kernel_profile[k] = profile_run(k, kind, frags, profile, out, exe, timeout,
+            by_kernel_profile[k] = profile_run(k, job(profile, "profile"), profile, out,
                                                built)
             failed += sum(not p.ok for p in by_kernel_profile[k].values())
     reference = "base" if "base" in by_kernel else kernels[0]
@@ -676,15 +700,16 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
             "measured in a run of its own) and the bookkeeping (total - copy):\n\n"
             + split_table(by_kernel, copies, reference) + "\n\n"
             + events_table(by_kernel_events, reference)
-            + "\n\nCalls of 1, 8 and 64 pages with 1 to 8 vCPUs (idle but the caller's, "
-            "-icount): guest ns per call and cross-CPU interrupts per call "
-            "(function-call and TLB-shootdown IPIs):\n\n"
-            + sweep_table(sweeps, reference)
-            + "\n\nall_to_one in one call of 1 Ki to 256 Ki pages (one vCPU, -icount): "
-            "guest ns per page:\n\n" + scale_table(scales, "size", reference)
-            + "\n\n1 Ki pages mapped by 1 to 32 processes (forked, copy-on-write), moved "
-            "with MPOL_MF_MOVE_ALL: guest ns per page:\n\n"
-            + scale_table(scales, "share", reference)
+            + ("\n\nCalls of 1, 8 and 64 pages with 1 to 8 vCPUs (idle but the caller's, "
+               "-icount): guest ns per call and cross-CPU interrupts per call "
+               "(function-call and TLB-shootdown IPIs):\n\n"
+               + sweep_table(sweeps, reference)
+               + "\n\nall_to_one in one call of 1 Ki to 256 Ki pages (one vCPU, -icount): "
+               "guest ns per page:\n\n" + scale_table(scales, "size", reference)
+               + "\n\n1 Ki pages mapped by 1 to 32 processes (forked, copy-on-write), moved "
+               "with MPOL_MF_MOVE_ALL: guest ns per page:\n\n"
+               + scale_table(scales, "share", reference)
+               if sweeps_too else "\n\n(CPU, size and sharing sweeps not run: SWEEPS=0)")
             + ("\n\nA reader on CPU 1 reading every page in turn while CPU 0 moves them "
                "(2 vCPUs, -icount; query: nothing moves, the quiet control): the longest "
                "read, in guest ns:\n\n" + latency_table(latencies, reference)

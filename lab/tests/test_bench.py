@@ -199,6 +199,19 @@ class BenchTest(unittest.TestCase):
         with self.assertRaisesRegex(LabError, "unknown bench kernel"):
             bench.run(["nosuch"], "swapless", 10, __import__("pathlib").Path("/nonexistent"))
 
+    def test_src_kernel_needs_its_tree(self) -> None:
+        with self.assertRaisesRegex(LabError, "needs the tree: SRC="):
+            bench.check_kernels(["base", "src"], None)
+        with tempfile.TemporaryDirectory() as d:
+            with self.assertRaisesRegex(LabError, "no bench kernel is \"src\""):
+                bench.check_kernels(["base", "patched"], Path(d))
+            # A folder that is no kernel tree: the same error as make run SRC=.
+            with self.assertRaisesRegex(LabError, "not a Linux kernel tree"):
+                bench.check_kernels(["base", "src"], Path(d))
+        with self.assertRaisesRegex(LabError, "named twice"):
+            bench.check_kernels(["base", "base"], None)
+        bench.check_kernels(["base", "patched"], None)
+
 
 if __name__ == "__main__":
     unittest.main()
