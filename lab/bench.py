@@ -735,9 +735,10 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
          "profile": {k: {p: e.__dict__ for p, e in v.items()}
                      for k, v in by_kernel_profile.items()}}, indent=2) + "\n")
     png = run_gnuplot(plot_script(by_kernel, copies, reference, top), top, "bench")
-    run_gnuplot(sweep_plot_script(sweeps, top), top, "bench-cpus")
+    cpus_png = run_gnuplot(sweep_plot_script(sweeps, top), top, "bench-cpus")
     print(text)
-    print(f"bench: {top}" + (f" (plots: {png}, {top / 'bench-cpus.png'})" if png
+    plots = [str(p) for p in (png, cpus_png) if p]
+    print(f"bench: {top}" + (f" (plots: {', '.join(plots)})" if plots
                              else " (no gnuplot: no plot)"))
     if failed:
         print(f"bench: {failed} pattern runs moved pages wrongly or not at all")
