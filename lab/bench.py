@@ -112,8 +112,8 @@ def split_table(by_kernel: dict[str, dict[str, Result]],
         f"{k} total | {k} copy | {k} bookkeeping | {k} bookkeeping/migrated page"
         for k in kernels)
     others = [k for k in kernels if k != reference]
-    head += " | " + " | ".join(f"bookkeeping {k}/{reference} | total {k}/{reference}"
-                               for k in others) + " |"
+    head += "".join(f" | bookkeeping {k}/{reference} | total {k}/{reference}"
+                    for k in others) + " |"
     rows = [head, "| --- " * (1 + 4 * len(kernels) + 2 * len(others)) + "|"]
 
     def split(k: str, p: str) -> tuple[Result, int | None] | None:
@@ -379,7 +379,7 @@ def events_table(by_kernel: dict[str, dict[str, Events]], reference: str) -> str
     kernels = list(by_kernel)
     patterns = list(dict.fromkeys(p for k in kernels for p in by_kernel[k]))
     head = "| pattern | " + " | ".join(f"{k} rounds | {k} remote flushes/page" for k in kernels)
-    head += " | " + " | ".join(f"flushes {k}/{reference}" for k in kernels if k != reference)
+    head += "".join(f" | flushes {k}/{reference}" for k in kernels if k != reference)
     rows = [head + " |", "| --- " * (1 + 2 * len(kernels) + len(kernels) - 1) + "|"]
     for p in patterns:
         cells, ref = [], by_kernel.get(reference, {}).get(p)

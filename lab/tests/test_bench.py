@@ -199,6 +199,14 @@ class BenchTest(unittest.TestCase):
         with self.assertRaisesRegex(LabError, "unknown bench kernel"):
             bench.run(["nosuch"], "swapless", 10, __import__("pathlib").Path("/nonexistent"))
 
+    def test_one_kernel_tables_have_no_empty_column(self) -> None:
+        # make bench BENCH=src: no ratio columns, the header as wide as the rows.
+        res = {"src": bench.last_runs(bench.parse(OUTPUT))}
+        for table in (bench.split_table(res, {}, "src"),):
+            lines = table.splitlines()
+            self.assertNotIn("|  |", lines[0])
+            self.assertEqual({ln.count("|") for ln in lines}, {lines[0].count("|")})
+
     def test_src_kernel_needs_its_tree(self) -> None:
         with self.assertRaisesRegex(LabError, "needs the tree: SRC="):
             bench.check_kernels(["base", "src"], None)
