@@ -739,7 +739,8 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
     print(text)
     plots = [str(p) for p in (png, cpus_png) if p]
     print(f"bench: {top}" + (f" (plots: {', '.join(plots)})" if plots
-                             else " (no plot: one kernel)" if shutil.which("gnuplot")
+                             else " (no plot: it needs two kernels and their copy figures)"
+                             if shutil.which("gnuplot")
                              else " (no gnuplot: no plot)"))
     if failed:
         print(f"bench: {failed} pattern runs moved pages wrongly or not at all")
