@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -577,17 +578,15 @@ def check_guest(k: str, what: str, g: guest.GuestRun, text: str, parsed: object)
         raise LabError(f"{k}: the {what} did not complete (see {g.selftest_tap})")
 
 
-def profile_run(k: str, job: pipeline.GuestJob, profile: Profile, out: Path,
-                built: pipeline.Built) -> dict[str, FuncProfile]:
-    """Kernel @k booted again with every function profiled: where each
-    pattern's instructions go."""
-    stage("bench", f"{k}: function profile ({profile.name}, -icount)")
-    pout = out / "profile"
-    pout.mkdir()
-    _, g = pipeline.run_job(job, pout, built)
+def boot_again(k: str, what: str, job: pipeline.GuestJob, out: Path, built: pipeline.Built,
+               parser: Callable[[str], dict]) -> dict:
+    """Kernel @k, built already, booted once more for @job in the new folder
+    @out; its output parsed by @parser and checked (check_guest())."""
+    out.mkdir()
+    _, g = pipeline.run_job(job, out, built)
     text = g.selftest_tap.read_text(errors="replace")
-    res = parse_profile(text)
-    check_guest(k, "profile run", g, text, res)
+    res = parser(text)
+    check_guest(k, what, g, text, res)
     return res
 
 
@@ -647,53 +646,37 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
                            f"(is the function profiler in the kernel? see {g.selftest_tap})")
         # Rounds and remote TLB flushes: 4 vCPUs, a thread on each other CPU.
         stage("bench", f"{k}: events in the 2node topology (4 vCPUs)")
-        ev_out = out / "events"
-        ev_out.mkdir()
-        # The same kernel, booted again.
-        _, ge = pipeline.run_job(job(with_topology(profile, "2node"), "events", icount=False),
-                                 ev_out, built)
-        ev_text = ge.selftest_tap.read_text(errors="replace")
-        by_kernel_events[k] = parse_events(ev_text)
-        check_guest(k, "events run", ge, ev_text, by_kernel_events[k])
+        by_kernel_events[k] = boot_again(
+            k, "events run", job(with_topology(profile, "2node"), "events", icount=False),
+            out / "events", built, parse_events)
         failed += sum(not e.ok for e in by_kernel_events[k].values())
         sweeps[k] = {}
         for n in SWEEP_CPUS if sweeps_too else ():
             stage("bench", f"{k}: CPU sweep, {n} vCPU{'s' if n > 1 else ''}, -icount")
-            sw_out = out / f"sweep-{n}cpu"
-            sw_out.mkdir()
-            _, gs = pipeline.run_job(job(with_topology(profile, f"{n}cpu-memnode"), "sweep"),
-                                     sw_out, built)
-            sw_text = gs.selftest_tap.read_text(errors="replace")
-            got = parse_sweep(sw_text)
-            check_guest(k, f"CPU sweep ({n} vCPUs)", gs, sw_text, got)
+            got = boot_again(k, f"CPU sweep ({n} vCPUs)",
+                             job(with_topology(profile, f"{n}cpu-memnode"), "sweep"),
+                             out / f"sweep-{n}cpu", built, parse_sweep)
             failed += sum(not s.ok for s in got.values())
             sweeps[k].update(got)
         # Call sizes up to 1 GiB and shared mappings: one vCPU, big nodes.
         if sweeps_too:
             stage("bench", f"{k}: size and sharing sweeps (1cpu-bignode, -icount)")
-            sc_out = out / "scale"
-            sc_out.mkdir()
-            _, gc = pipeline.run_job(job(with_topology(profile, "1cpu-bignode"), "scale"),
-                                     sc_out, built)
-            sc_text = gc.selftest_tap.read_text(errors="replace")
-            scales[k] = parse_scale(sc_text)
-            check_guest(k, "size and sharing sweeps", gc, sc_text, scales[k])
+            scales[k] = boot_again(k, "size and sharing sweeps",
+                                   job(with_topology(profile, "1cpu-bignode"), "scale"),
+                                   out / "scale", built, parse_scale)
             failed += sum(not x.ok for x in scales[k].values())
-        # A reader on CPU 1 while CPU 0 moves its pages.  Opt-in: on
-        # 2026-12-06 the guest never got past its first pattern (see README).
+        # A reader on CPU 1 while CPU 0 moves its pages.  Opt-in: under
+        # -icount a cross-CPU wait costs a whole QEMU turn (see README).
         if latency:
             stage("bench", f"{k}: reader latency (2cpu-memnode, -icount)")
-            la_out = out / "latency"
-            la_out.mkdir()
-            _, gl = pipeline.run_job(job(with_topology(profile, "2cpu-memnode"), "latency"),
-                                     la_out, built)
-            la_text = gl.selftest_tap.read_text(errors="replace")
-            latencies[k] = parse_latency(la_text)
-            check_guest(k, "latency run", gl, la_text, latencies[k])
+            latencies[k] = boot_again(k, "latency run",
+                                      job(with_topology(profile, "2cpu-memnode"), "latency"),
+                                      out / "latency", built, parse_latency)
             failed += sum(not x.ok for x in latencies[k].values())
         if functions:
-            by_kernel_profile[k] = profile_run(k, job(profile, "profile"), profile, out,
-                                               built)
+            stage("bench", f"{k}: function profile ({profile.name}, -icount)")
+            by_kernel_profile[k] = boot_again(k, "profile run", job(profile, "profile"),
+                                              out / "profile", built, parse_profile)
             failed += sum(not p.ok for p in by_kernel_profile[k].values())
     reference = "base" if "base" in by_kernel else kernels[0]
     text = ("Guest ns (= instructions) per listed page: the total, the copy (folio_mc_copy, "

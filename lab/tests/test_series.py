@@ -208,6 +208,34 @@ class SeriesTest(unittest.TestCase):
                      "+static int helper(void)\n")
         self.assertEqual(series_check.new_functions([p]), [("mm/migrate.c", "move_pages_fetch")])
 
+    def test_kernel_doc_of_added_functions(self) -> None:
+        # A function a patch adds needs a kernel-doc comment in the last tree,
+        # unless a later patch removes it again (then there is none to check).
+        with tempfile.TemporaryDirectory() as d:
+            git, repo = Path(d) / "linux", Path(d) / "repo"
+            (git / "mm").mkdir(parents=True)
+            (git / "scripts").mkdir()
+            (git / "scripts/kernel-doc").write_text("exit 0;\n")
+            (git / "mm/migrate.c").write_text("int old(void);\n")
+            env = {**os.environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@b",
+                   "GIT_COMMITTER_NAME": "a", "GIT_COMMITTER_EMAIL": "a@b"}
+            for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "base"],
+                        ["tag", "base"]):
+                subprocess.run(["git", *cmd], cwd=git, env=env, check=True)
+            (git / "mm/migrate.c").write_text(
+                "int old(void);\n/**\n * kept - documented\n */\nstatic int kept(void)\n"
+                "static int bare(void)\n")
+            (repo / "patches").mkdir(parents=True)
+            (repo / "patches/series").write_text("a.patch\nb.patch\n")
+            (repo / "patches/a.patch").write_text(
+                "--- a/mm/migrate.c\n+++ b/mm/migrate.c\n@@ -1,1 +1,4 @@\n"
+                "+static int kept(void)\n+static int gone(void)\n+static int bare(void)\n")
+            (repo / "patches/b.patch").write_text(
+                "--- a/mm/migrate.c\n+++ b/mm/migrate.c\n@@ -1,4 +1,3 @@\n"
+                "-static int gone(void)\n")
+            warnings = series_check.check_kernel_doc(git, Path(d) / "log", repo)
+        self.assertEqual(warnings, ["mm/migrate.c: bare() has no kernel-doc comment"])
+
     def test_touched_c_files_must_be_compiled(self) -> None:
         objs = series_check._objects(["mm/hmm.c", "mm/migrate.h", "Documentation/x.c",
                                 "tools/testing/selftests/migration/a.c", "mm/migrate.c"])
