@@ -187,8 +187,8 @@ def sweep_table(by_kernel: dict[str, dict[tuple[int, int], Sweep]], reference: s
     kernels = list(by_kernel)
     others = [k for k in kernels if k != reference]
     keys = sorted({key for k in kernels for key in by_kernel[k]}, key=lambda x: (x[1], x[0]))
-    head = ("| pages per call | vCPUs | " + " | ".join(f"{k} ns/call" for k in kernels) + " | "
-            + " | ".join(f"{k}/{reference}" for k in others) + " | "
+    head = ("| pages per call | vCPUs | " + " | ".join(f"{k} ns/call" for k in kernels)
+            + "".join(f" | {k}/{reference}" for k in others) + " | "
             + " | ".join(f"{k} IPIs/call" for k in kernels) + " |")
     rows = [head, "| --- " * (2 + 2 * len(kernels) + len(others)) + "|"]
     for key in keys:
@@ -290,7 +290,7 @@ def scale_table(by_kernel: dict[str, dict[tuple[str, int], Scale]], kind: str,
     what = "pages in the call" if kind == "size" else "processes mapping the pages"
     scaled = "vs first" if kind == "size" else "per mapping"
     head = (f"| {what} | " + " | ".join(f"{k} ns/page | {k} {scaled}" for k in kernels)
-            + " | " + " | ".join(f"{k}/{reference}" for k in others) + " |")
+            + "".join(f" | {k}/{reference}" for k in others) + " |")
     rows = [head, "| --- " * (1 + 2 * len(kernels) + len(others)) + "|"]
     for key in keys:
         cells = [str(key)]
@@ -344,7 +344,7 @@ def latency_table(by_kernel: dict[str, dict[str, Latency]], reference: str) -> s
     patterns = list(dict.fromkeys(p for k in kernels for p in by_kernel[k]))
     head = ("| pattern | " + " | ".join(f"{k} longest read (ns) | {k} reads > 50 us"
                                         for k in kernels)
-            + " | " + " | ".join(f"longest {k}/{reference}" for k in others) + " |")
+            + "".join(f" | longest {k}/{reference}" for k in others) + " |")
     rows = [head, "| --- " * (1 + 2 * len(kernels) + len(others)) + "|"]
     for p in patterns:
         cells = []
@@ -470,7 +470,7 @@ def profile_table(by_kernel: dict[str, dict[str, FuncProfile]], reference: str,
             for k, pr in profs.items() if pr)
         out.append(f"### {p}\n\n{summary}\n")
         head = "| function | " + " | ".join(f"{k} ns/page | {k} calls/page" for k in kernels)
-        head += " | " + " | ".join(f"{k}-{reference}" for k in kernels if k != reference) + " |"
+        head += "".join(f" | {k}-{reference}" for k in kernels if k != reference) + " |"
         rows = [head, "| --- " * (1 + 2 * len(kernels) + len(kernels) - 1) + "|"]
         for f in order:
             cells = []

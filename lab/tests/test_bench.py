@@ -202,7 +202,8 @@ class BenchTest(unittest.TestCase):
     def test_one_kernel_tables_have_no_empty_column(self) -> None:
         # make bench BENCH=src: no ratio columns, the header as wide as the rows.
         res = {"src": bench.last_runs(bench.parse(OUTPUT))}
-        for table in (bench.split_table(res, {}, "src"),):
+        sweep = {"src": {(1, 1): bench.Sweep(1, 1, 1, 8, 80000, 0, 0, True)}}
+        for table in (bench.split_table(res, {}, "src"), bench.sweep_table(sweep, "src")):
             lines = table.splitlines()
             self.assertNotIn("|  |", lines[0])
             self.assertEqual({ln.count("|") for ln in lines}, {lines[0].count("|")})
