@@ -42,13 +42,12 @@ mutants: deps
 # BENCH=base,patched (default), or add patched-checker (with the debug checker).
 # FUNCTIONS=1: also build each kernel with the ftrace function profiler and
 # report where the instructions go (results/bench-*/profile.md).
-# LATENCY=1: also time a reader while the pages move (does not complete yet).
 bench:
 	@bash lab/deps.sh bench
 	$(PYTHON) -m lab bench --profiles swapless \
 		--kernels $(or $(BENCH),$(if $(SRC),base$(comma)src,base$(comma)patched)) \
 		--timeout $(TIMEOUT) $(if $(SRC),--src "$(SRC)") \
-		$(if $(filter 1,$(FUNCTIONS)),--functions) $(if $(filter 1,$(LATENCY)),--latency) \
+		$(if $(filter 1,$(FUNCTIONS)),--functions) \
 		$(if $(filter 0,$(SWEEPS)),--no-sweeps) \
 		$(if $(RESULTS),--results $(RESULTS))
 

@@ -195,7 +195,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise LabError("bench takes one profile")
     kernels = [k for k in args.kernels.replace(" ", ",").split(",") if k]
     return bench.run(kernels, names[0], args.timeout, Path(args.results), args.functions,
-                     args.latency, Path(args.src) if args.src else None, not args.no_sweeps)
+                     Path(args.src) if args.src else None, not args.no_sweeps)
 
 
 def cmd_series(args: argparse.Namespace) -> int:
@@ -277,8 +277,6 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"kernels to compare ({', '.join(bench.KERNELS)})")
     p.add_argument("--functions", action="store_true",
                    help="also profile each kernel's functions (ftrace profiler)")
-    p.add_argument("--latency", action="store_true",
-                   help="also time a reader on CPU 1 while CPU 0 moves its pages")
     p.add_argument("--src", default=None,
                    help="the kernel tree of bench kernel \"src\" (e.g. a commit of the "
                         "series), built as it is")

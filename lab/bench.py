@@ -315,47 +315,53 @@ def scale_table(by_kernel: dict[str, dict[tuple[str, int], Scale]], kind: str,
 
 @dataclass(frozen=True)
 class Latency:
-    """A reader's timed accesses while the pages of @pattern move."""
+    """How long the pages of @pattern stayed behind their migration entries
+    (set to removed, from the tracepoints, in guest us): the longest a fault
+    on one of them could wait."""
     pattern: str
     pages: int
-    accesses: int
-    max_ns: int
-    slow: int
+    migrated: int
+    entries: int
+    max_us: int
+    sum_us: int
     ok: bool
+
+    @property
+    def mean_us(self) -> float:
+        return self.sum_us / self.entries if self.entries else 0.0
 
 
 def parse_latency(text: str) -> dict[str, Latency]:
-    """The latency lines, by pattern: the longest wait over the runs, and
-    the runs' accesses and slow reads summed; ok only if every run was."""
-    out: dict[str, Latency] = {}
-    for m in LATENCY.finditer(text):
-        a = Latency(m[1], int(m[2]), int(m[3]), int(m[4]), int(m[5]), m[6] == "1")
-        b = out.get(a.pattern)
-        out[a.pattern] = a if b is None else Latency(
-            a.pattern, a.pages, a.accesses + b.accesses, max(a.max_ns, b.max_ns),
-            a.slow + b.slow, a.ok and b.ok)
-    return out
+    """The latency lines, by pattern (one run each; a later line replaces an earlier)."""
+    return {m[1]: Latency(m[1], int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6]),
+                          m[7] == "1")
+            for m in LATENCY.finditer(text)}
 
 
 def latency_table(by_kernel: dict[str, dict[str, Latency]], reference: str) -> str:
-    """Markdown: per pattern, each kernel's longest read and slow reads, and the ratio."""
+    """Markdown: per pattern, each kernel's longest and mean time behind an entry,
+    and the ratios to @reference."""
     kernels = list(by_kernel)
     others = [k for k in kernels if k != reference]
     patterns = list(dict.fromkeys(p for k in kernels for p in by_kernel[k]))
-    head = ("| pattern | " + " | ".join(f"{k} longest read (ns) | {k} reads > 50 us"
+    head = ("| pattern | " + " | ".join(f"{k} entries | {k} longest (us) | {k} mean (us)"
                                         for k in kernels)
-            + "".join(f" | longest {k}/{reference}" for k in others) + " |")
-    rows = [head, "| --- " * (1 + 2 * len(kernels) + len(others)) + "|"]
+            + "".join(f" | longest {k}/{reference} | mean {k}/{reference}" for k in others)
+            + " |")
+    rows = [head, "| --- " * (1 + 3 * len(kernels) + 2 * len(others)) + "|"]
     for p in patterns:
         cells = []
         for k in kernels:
             lat = by_kernel[k].get(p)
-            cells += (["-", "-"] if lat is None else
-                      [f"{lat.max_ns}" + ("" if lat.ok else " **WRONG**"), str(lat.slow)])
+            cells += (["-", "-", "-"] if lat is None else
+                      [str(lat.entries), f"{lat.max_us}" + ("" if lat.ok else " **WRONG**"),
+                       f"{lat.mean_us:.1f}"])
         ref = by_kernel.get(reference, {}).get(p)
         for k in others:
             lat = by_kernel[k].get(p)
-            cells.append(f"{lat.max_ns / ref.max_ns:.3f}" if lat and ref and ref.max_ns else "-")
+            cells.append(f"{lat.max_us / ref.max_us:.3f}" if lat and ref and ref.max_us else "-")
+            cells.append(f"{lat.mean_us / ref.mean_us:.3f}"
+                         if lat and ref and ref.mean_us else "-")
         rows.append(f"| {p} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -498,6 +504,32 @@ def profile_table(by_kernel: dict[str, dict[str, FuncProfile]], reference: str,
     return "\n".join(out)
 
 
+def growth_table(profs: dict[str, FuncProfile], small: str, large: str, top: int = 15) -> str:
+    """Markdown for one kernel: the functions whose own ns per page grew the
+    most from profile @small to profile @large (the same pattern in a small
+    and a large call), with their calls per page: what makes large calls
+    dearer.  A function missing from one profile (below its cut) counts 0."""
+    a, b = profs.get(small), profs.get(large)
+    if a is None or b is None:
+        return f"(no profile of {small} and {large})"
+
+    def per_page(pr: FuncProfile, f: str, i: int) -> float:
+        return pr.funcs.get(f, (0, 0))[i] / pr.pages
+
+    names = set(a.funcs) | set(b.funcs)
+    order = sorted(names, key=lambda f: per_page(a, f, 1) - per_page(b, f, 1))[:top]
+    rows = [f"{small}: {a.ns / a.pages:.0f} ns/page profiled; {large}: "
+            f"{b.ns / b.pages:.0f}" + ("" if a.ok and b.ok else " **WRONG**") + "\n",
+            f"| function | {small} calls/page | {large} calls/page | {small} ns/page "
+            f"| {large} ns/page | growth ns/page |",
+            "| --- " * 6 + "|"]
+    for f in order:
+        rows.append(f"| {f} | {per_page(a, f, 0):.3f} | {per_page(b, f, 0):.3f} "
+                    f"| {per_page(a, f, 1):.1f} | {per_page(b, f, 1):.1f} "
+                    f"| {per_page(b, f, 1) - per_page(a, f, 1):+.1f} |")
+    return "\n".join(rows)
+
+
 def last_runs(results: list[Result]) -> dict[str, Result]:
     """Per pattern, its last run (the first one warms the allocator up)."""
     out: dict[str, Result] = {}
@@ -609,7 +641,7 @@ def check_kernels(kernels: list[str], src: Path | None) -> None:
 
 
 def run(kernels: list[str], profile_name: str, timeout: float, results_root: Path,
-        functions: bool = False, latency: bool = False, src: Path | None = None,
+        functions: bool = False, src: Path | None = None,
         sweeps_too: bool = True) -> int:
     check_kernels(kernels, src)
     profile = with_topology(load_profile(profile_name), "1cpu-memnode")
@@ -622,6 +654,7 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
     sweeps: dict[str, dict[tuple[int, int], Sweep]] = {}
     scales: dict[str, dict[tuple[str, int], Scale]] = {}
     latencies: dict[str, dict[str, Latency]] = {}
+    scale_profiles: dict[str, dict[str, FuncProfile]] = {}
     failed = 0
     for k in kernels:
         kind, frags = KERNELS[k]
@@ -661,18 +694,20 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
         # Call sizes up to 1 GiB and shared mappings: one vCPU, big nodes.
         if sweeps_too:
             stage("bench", f"{k}: size and sharing sweeps (1cpu-bignode, -icount)")
+            def scale_and_profile(text: str) -> dict[tuple[str, int], Scale]:
+                scale_profiles[k] = parse_profile(text)
+                return parse_scale(text)
+
             scales[k] = boot_again(k, "size and sharing sweeps",
                                    job(with_topology(profile, "1cpu-bignode"), "scale"),
-                                   out / "scale", built, parse_scale)
+                                   out / "scale", built, scale_and_profile)
             failed += sum(not x.ok for x in scales[k].values())
-        # A reader on CPU 1 while CPU 0 moves its pages.  Opt-in: under
-        # -icount a cross-CPU wait costs a whole QEMU turn (see README).
-        if latency:
-            stage("bench", f"{k}: reader latency (2cpu-memnode, -icount)")
-            latencies[k] = boot_again(k, "latency run",
-                                      job(with_topology(profile, "2cpu-memnode"), "latency"),
-                                      out / "latency", built, parse_latency)
-            failed += sum(not x.ok for x in latencies[k].values())
+            failed += sum(not x.ok for x in scale_profiles[k].values())
+        # How long each page stays behind its migration entry: one vCPU.
+        stage("bench", f"{k}: migration entry lifetimes (1cpu-memnode, -icount)")
+        latencies[k] = boot_again(k, "latency run", job(profile, "latency"),
+                                  out / "latency", built, parse_latency)
+        failed += sum(not x.ok for x in latencies[k].values())
         if functions:
             stage("bench", f"{k}: function profile ({profile.name}, -icount)")
             by_kernel_profile[k] = boot_again(k, "profile run", job(profile, "profile"),
@@ -693,10 +728,9 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
                "with MPOL_MF_MOVE_ALL: guest ns per page:\n\n"
                + scale_table(scales, "share", reference)
                if sweeps_too else "\n\n(CPU, size and sharing sweeps not run: SWEEPS=0)")
-            + ("\n\nA reader on CPU 1 reading every page in turn while CPU 0 moves them "
-               "(2 vCPUs, -icount; query: nothing moves, the quiet control): the longest "
-               "read, in guest ns:\n\n" + latency_table(latencies, reference)
-               if latency else "")
+            + "\n\nHow long a page stays behind its migration entry (set_migration_pte/pmd to "
+            "remove_migration_pte/pmd, one vCPU, -icount, guest us): the longest a fault on "
+            "it can wait:\n\n" + latency_table(latencies, reference)
             + "\n\nMigration counters (/proc/vmstat deltas over the timed calls):\n\n"
             + counters_table(by_kernel))
     (top / "bench.md").write_text(text + "\n")
@@ -707,6 +741,16 @@ def run(kernels: list[str], profile_name: str, timeout: float, results_root: Pat
             "ftrace function profiler, -icount, one vCPU; the profiler's cost is in "
             "every figure.\n\n" + prof)
         print(f"bench: per-function profile in {top / 'profile.md'}")
+    if scale_profiles:
+        sizes = [f"size_{n}" for n in sorted({s.pages for v in scale_profiles.values()
+                                             for s in v.values()})]
+        (top / "scale-profile.md").write_text(
+            "all_to_one in its smallest and its largest call, ftrace function profiler "
+            "(-icount, one vCPU, the profiler's cost in every figure): the functions whose "
+            "own guest ns per page grew most.\n\n"
+            + "\n\n".join(f"### {k}\n\n" + growth_table(v, sizes[0], sizes[-1])
+                          for k, v in scale_profiles.items()) + "\n")
+        print(f"bench: where large calls cost more per page: {top / 'scale-profile.md'}")
     (top / "bench.json").write_text(json.dumps(
         {"instructions": {k: {p: r.__dict__ for p, r in v.items()} for k, v in by_kernel.items()},
          "copy": {k: {p: c.__dict__ for p, c in v.items()} for k, v in copies.items()},

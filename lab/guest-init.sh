@@ -47,8 +47,8 @@ fi
 # `make bench` boots with lab.bench=1 (timed, then the copy pass; -icount)
 # or lab.bench=<mode>, the benchmark's --<mode>: events (rounds and remote
 # TLB flushes), profile (every function profiled), sweep (small calls as
-# CPUs are added), scale (call sizes and shared mappings) or latency (a
-# reader's waits): the benchmark instead of the tests.
+# CPUs are added), scale (call sizes and shared mappings) or latency (how
+# long pages stay behind migration entries): the benchmark instead of the tests.
 bench=$(sed -n 's/.*lab\.bench=\([a-z0-9]*\).*/\1/p' /proc/cmdline)
 if [ -n "$bench" ]; then
 	mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null

@@ -112,8 +112,8 @@ BENCH_SWEEP = re.compile(r"bench: sweep cpus=(\d+) run=(\d+) pages_per_call=(\d+
 BENCH_SIZE = re.compile(r"bench: size pages=(\d+) run=(\d+) ns=(\d+) migrated=(-?\d+) ok=([01])")
 BENCH_SHARE = re.compile(r"bench: share procs=(\d+) run=(\d+) pages=(\d+) ns=(\d+) "
                          r"migrated=(-?\d+) ok=([01])")
-BENCH_LATENCY = re.compile(r"bench: latency pattern=(\S+) pages=(\d+) accesses=(\d+) "
-                           r"max_ns=(\d+) slow=(\d+) ok=([01])")
+BENCH_LATENCY = re.compile(r"bench: latency pattern=(\S+) pages=(\d+) migrated=(-?\d+) "
+                           r"entries=(\d+) max_us=(\d+) sum_us=(\d+) ok=([01])")
 BENCH_START = re.compile(r"bench: (?:events |profile |sweep |scale |latency )?start pages=\d+ "
                          r"node_a=\d+ node_b=\d+")
 BENCH_DONE = re.compile(r"bench: done failed=(\d+)")

@@ -58,14 +58,20 @@
  * child checks its own data and nodes afterwards:
  *   bench: size pages=<n> run=<n> ns=<n> migrated=<n> ok=<0|1>
  *   bench: share procs=<n> run=<n> pages=<n> ns=<n> migrated=<n> ok=<0|1>
+ * and the smallest and the largest call once more under the function
+ * profiler, printed as --profile prints a pattern named size_<pages>.
  *
- * With --latency (-icount, two vCPUs), a thread on CPU 1 reads one word of
- * each page, round after round, timing every read, while CPU 0 moves the
- * pages (all_to_one, alternating) or only queries them (query: the quiet
- * control); a read that meets a migration entry waits for the migration:
- *   bench: latency pattern=<name> pages=<n> accesses=<n> max_ns=<n> slow=<n> ok=<0|1>
- * where slow counts the reads that took over LATENCY_SLOW_NS.
- *
+ * With --latency (-icount, one vCPU), all_to_one, alternating, half_placed,
+ * thp_listed and one_per_call run once more with the tracepoints of the
+ * migration entries on (set_migration_pte/pmd, remove_migration_pte/pmd):
+ * from the trace, how long each page stayed behind its entry - the longest
+ * a fault on it could have waited:
+ *   bench: latency pattern=<name> pages=<n> migrated=<n> entries=<n> max_us=<n>
+ *          sum_us=<n> ok=<0|1>
+ * ok only if the data and nodes are right and every moved page (a THP
+ * moved whole: its PMD) had exactly one entry, set once and removed once.
+ * The trace's clock has microseconds.
+
  * Usage: move_pages_bench [--events|--profile|--sweep|--scale|--latency] [pattern...]
  * (default: all patterns)
  */
@@ -94,6 +100,7 @@
 #define TRACING		"/sys/kernel/tracing/"
 #define TLB_REMOTE_SEND_IPI	4	/* enum tlb_flush_reason */
 #define PROFILE_TOP	60
+#define SCALE_PROFILE_TOP	250	/* enough that a missing function is negligible */
 #define COPY_FUNCTION	"folio_mc_copy"
 
 static size_t psize;
@@ -242,8 +249,10 @@ static void verify(struct run *r, int query_only)
 }
 
 static int counting;	/* --events: count the timed calls' events */
+static int lifetimes_on;	/* --latency: the entry events around the timed calls */
 static int profiling;	/* --profile: the function profiler around them */
 static int trace_events(int on);
+static int entry_tracing(int on);
 static int write_str(const char *file, const char *text);
 
 static int do_pattern(const char *name, struct run *r)
@@ -276,6 +285,11 @@ static int do_pattern(const char *name, struct run *r)
 		munmap(r->map, r->map_len);
 		return -1;
 	}
+	if (lifetimes_on && entry_tracing(1)) {
+		fprintf(stderr, "bench: cannot enable the migration entry tracepoints\n");
+		munmap(r->map, r->map_len);
+		return -1;
+	}
 	if (profiling && write_str(TRACING "function_profile_enabled", "1")) {
 		fprintf(stderr, "bench: cannot start the function profiler\n");
 		munmap(r->map, r->map_len);
@@ -301,6 +315,8 @@ static int do_pattern(const char *name, struct run *r)
 	r->thp_split = after[2] - before[2];
 	if (counting)
 		trace_events(0);
+	if (lifetimes_on)
+		entry_tracing(0);
 	if (rc < 0)
 		fprintf(stderr, "bench: %s: move_pages: %s\n", name, strerror(errno));
 	verify(r, query);
@@ -503,7 +519,7 @@ static unsigned long long parse_us(const char *text)
 }
 
 /* Parse trace_stat/function0: "  name  hits  time us  avg us  s^2 us". */
-static int print_profile(const char *pattern)
+static int print_profile(const char *pattern, size_t top)
 {
 	FILE *f = fopen(TRACING "trace_stat/function0", "r");
 	struct fn *fns = NULL, *grown;
@@ -534,7 +550,7 @@ static int print_profile(const char *pattern)
 	}
 	fclose(f);
 	qsort(fns, n, sizeof(*fns), by_ns);
-	for (i = 0; i < n && i < PROFILE_TOP; i++)
+	for (i = 0; i < n && i < top; i++)
 		printf("bench: profile pattern=%s func=%s hits=%ld ns=%llu\n", pattern,
 		       fns[i].name, fns[i].hits, fns[i].ns);
 	free(fns);
@@ -560,7 +576,7 @@ static int profile_main(int argc, char **argv)
 		if (!strcmp(patterns[n], "memcpy") || !selected(argc, argv, patterns[n]))
 			continue;
 		if (run_init(&r) || do_pattern(patterns[n], &r) ||
-		    print_profile(patterns[n]))
+		    print_profile(patterns[n], PROFILE_TOP))
 			r.ok = 0;
 		printf("bench: profile pattern=%s pages=%d migrated=%ld ns=%llu ok=%d\n",
 		       patterns[n], NR_PAGES, r.migrated, (unsigned long long)r.ns, r.ok);
@@ -812,6 +828,38 @@ static int scale_share(int procs, int run)
 	return !ok;
 }
 
+/*
+ * all_to_one with @nr pages in one call, once more with the function
+ * profiler on (as --profile): where the per-page cost goes as calls grow.
+ */
+static int scale_profile(size_t nr)
+{
+	long before[ARRAY_SIZE(vmstat_names)], after[ARRAY_SIZE(vmstat_names)];
+	struct scale s;
+	uint64_t ns = 0;
+	char name[32];
+	int ok = 0;
+
+	snprintf(name, sizeof(name), "size_%zu", nr);
+	before[0] = after[0] = 0;
+	if (!scale_init(&s, nr) && !write_str(TRACING "function_profile_enabled", "1")) {
+		uint64_t t0;
+
+		read_vmstat(before);
+		t0 = now_ns();
+		ok = !move_pages(0, nr, s.pages, s.nodes, s.status, MPOL_MF_MOVE);
+		ns = now_ns() - t0;
+		write_str(TRACING "function_profile_enabled", "0");
+		read_vmstat(after);
+		ok = ok && scale_check(&s, 1) && !print_profile(name, SCALE_PROFILE_TOP);
+	}
+	printf("bench: profile pattern=%s pages=%zu migrated=%ld ns=%llu ok=%d\n", name, nr,
+	       after[0] - before[0], (unsigned long long)ns, ok);
+	fflush(stdout);
+	scale_free(&s);
+	return !ok;
+}
+
 static int scale_main(void)
 {
 	int run, failed = 0;
@@ -822,6 +870,15 @@ static int scale_main(void)
 	for (i = 0; i < ARRAY_SIZE(scale_sizes); i++)
 		for (run = 1; run <= RUNS; run++)
 			failed += scale_size(scale_sizes[i], run);
+	/* The smallest and the largest call under the profiler. */
+	if (write_str(TRACING "options/graph-time", "0") ||
+	    write_str(TRACING "options/sleep-time", "0")) {
+		fprintf(stderr, "bench: --scale needs CONFIG_FUNCTION_PROFILER\n");
+		failed++;
+	} else {
+		failed += scale_profile(scale_sizes[0]);
+		failed += scale_profile(scale_sizes[ARRAY_SIZE(scale_sizes) - 1]);
+	}
 	for (i = 0; i < ARRAY_SIZE(share_procs); i++)
 		for (run = 1; run <= RUNS; run++)
 			failed += scale_share(share_procs[i], run);
@@ -829,97 +886,151 @@ static int scale_main(void)
 	return failed ? 1 : 0;
 }
 
-/* ---- --latency: how long a reader waits on the pages being moved ---- */
+/* ---- --latency: how long each page stays behind a migration entry ---- */
 
-#define LATENCY_SLOW_NS	50000
-
-struct reader {
-	const char *mem;
-	atomic_int started, stop;
-	long accesses, slow, wrong;
-	uint64_t max_ns;
+/*
+ * A fault on a page that is being migrated waits until the entry is
+ * replaced by the new pte, so the time from set_migration_pte (pmd) to
+ * remove_migration_pte (pmd) of a page is the longest a fault on it can
+ * wait.  One vCPU under -icount: deterministic, and nothing else runs.
+ */
+static const char * const entry_events[] = {
+	"migrate/set_migration_pte", "migrate/remove_migration_pte",
+	"thp/set_migration_pmd", "thp/remove_migration_pmd",
 };
 
-/* On CPU 1: one word of every page, round after round, each read timed. */
-static void *reader_thread(void *arg)
+static int entry_tracing(int on)
 {
-	struct reader *rd = arg;
-	cpu_set_t set;
-	size_t p;
+	char file[128];
+	size_t i;
+	int err = 0;
 
-	CPU_ZERO(&set);
-	CPU_SET(1, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		rd->wrong++;
-	atomic_store(&rd->started, 1);
-	while (!atomic_load(&rd->stop)) {
-		for (p = 0; p < NR_PAGES && !atomic_load(&rd->stop); p++) {
-			uint64_t t0 = now_ns(), v, d;
-
-			v = *(volatile const uint64_t *)(rd->mem + p * psize);
-			d = now_ns() - t0;
-			rd->wrong += v != word_of(p, 0);
-			rd->slow += d > LATENCY_SLOW_NS;
-			if (d > rd->max_ns)
-				rd->max_ns = d;
-			rd->accesses++;
-		}
+	if (on && (write_str(TRACING "buffer_size_kb", "16384") || write_str(TRACING "trace", "")))
+		return -1;
+	for (i = 0; i < ARRAY_SIZE(entry_events); i++) {
+		snprintf(file, sizeof(file), TRACING "events/%s/enable", entry_events[i]);
+		err |= write_str(file, on ? "1" : "0");
 	}
-	return NULL;
+	if (on)
+		return err ? -1 : write_str(TRACING "tracing_on", "1");
+	return write_str(TRACING "tracing_on", "0") | err;
+}
+
+struct lifetimes {
+	long sets, removes, unpaired;
+	unsigned long long max_us, sum_us;
+};
+
+/*
+ * Pair each page's set and remove events of the trace: "... <s>.<us>:
+ * set_migration_pte: addr=<hex>, ..." by the page's index in @mem.
+ * -1 when the trace cannot be read or overflowed.
+ */
+static int entry_lifetimes(const char *mem, struct lifetimes *lt)
+{
+	FILE *f = fopen(TRACING "trace", "r");
+	unsigned long long *since = calloc(NR_PAGES, sizeof(*since));
+	char line[512];
+	int err = 0;
+
+	memset(lt, 0, sizeof(*lt));
+	if (!f || !since) {
+		if (f)
+			fclose(f);
+		free(since);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long sec, usec, t;
+		unsigned long addr;
+		char *ev, *ts, *a;
+		size_t page;
+		int set;
+
+		if (line[0] == '#') {
+			long in = 0, written = 0;
+
+			if (strstr(line, "entries-in-buffer") &&
+			    sscanf(strchr(line, ':') + 1, "%ld/%ld", &in, &written) == 2 &&
+			    in != written)
+				err = -1;
+			continue;
+		}
+		ev = strstr(line, ": set_migration_p");
+		set = ev != NULL;
+		if (!ev)
+			ev = strstr(line, ": remove_migration_p");
+		a = ev ? strstr(ev, "addr=") : NULL;
+		if (!a)
+			continue;
+		*ev = '\0';
+		ts = strrchr(line, ' ');
+		if (!ts || sscanf(ts + 1, "%llu.%llu", &sec, &usec) != 2 ||
+		    sscanf(a + 5, "%lx", &addr) != 1)
+			continue;
+		t = sec * 1000000ULL + usec;
+		page = (addr - (unsigned long)mem) / psize;
+		if (addr < (unsigned long)mem || page >= NR_PAGES) {
+			lt->unpaired++;
+			continue;
+		}
+		if (set) {
+			lt->sets++;
+			if (since[page])
+				lt->unpaired++;
+			since[page] = t + 1;	/* 0: no entry */
+			continue;
+		}
+		lt->removes++;
+		if (!since[page]) {
+			lt->unpaired++;
+			continue;
+		}
+		t -= since[page] - 1;
+		since[page] = 0;
+		lt->sum_us += t;
+		if (t > lt->max_us)
+			lt->max_us = t;
+	}
+	fclose(f);
+	free(since);
+	return err;
 }
 
 static int latency_pattern(const char *name)
 {
-	int query = !strcmp(name, "query"), alternating = !strcmp(name, "alternating");
-	struct reader rd = { 0 };
-	pthread_t thread;
+	struct lifetimes lt = { 0 };
 	struct run r;
-	size_t i;
-	long rc;
 	int ok;
 
-	ok = !run_init(&r) && map_pages(&r, 0);
-	for (i = 0; ok && i < NR_PAGES; i++)
-		r.pages[i] = r.mem + i * psize;
-	ok = ok && !place(&r, alternating ? even_a_odd_b : on_a);
-	for (i = 0; ok && i < NR_PAGES; i++)
-		r.nodes[i] = alternating ? even_b_odd_a(i) : query ? on_a(i) : on_b(i);
-	rd.mem = r.mem;
-	if (ok && pthread_create(&thread, NULL, reader_thread, &rd) == 0) {
-		while (!atomic_load(&rd.started))
-			;
-		rc = move_pages(0, NR_PAGES, r.pages, query ? NULL : r.nodes, r.status,
-				query ? 0 : MPOL_MF_MOVE);
-		atomic_store(&rd.stop, 1);
-		pthread_join(thread, NULL);
-		verify(&r, query);
-		ok = rc == 0 && r.ok && !rd.wrong && rd.accesses > 0;
-	} else {
-		ok = 0;
-	}
-	printf("bench: latency pattern=%s pages=%d accesses=%ld max_ns=%llu slow=%ld ok=%d\n",
-	       name, NR_PAGES, rd.accesses, (unsigned long long)rd.max_ns, rd.slow, ok);
+	lifetimes_on = 1;
+	ok = !run_init(&r) && !do_pattern(name, &r);
+	lifetimes_on = 0;
+	/*
+	 * Every page that moved had exactly one entry (each page has one
+	 * mapping, a THP one PMD entry), and every entry was removed.
+	 */
+	ok = ok && r.ok && !entry_lifetimes(r.mem, &lt) && !lt.unpaired &&
+	     lt.sets == lt.removes && lt.sets > 0 &&
+	     lt.sets == r.migrated - r.thp_moved * (long)(HUGE_SIZE / psize - 1);
+	printf("bench: latency pattern=%s pages=%d migrated=%ld entries=%ld max_us=%llu "
+	       "sum_us=%llu ok=%d\n", name, NR_PAGES, r.migrated, lt.sets, lt.max_us, lt.sum_us, ok);
 	fflush(stdout);
-	if (r.map && r.map != MAP_FAILED)
-		munmap(r.map, r.map_len);
 	run_free(&r);
 	return !ok;
 }
 
 static int latency_main(void)
 {
-	static const char * const names[] = { "query", "all_to_one", "alternating" };
-	int failed = 0, run;
+	static const char * const names[] = {
+		"all_to_one", "alternating", "half_placed", "thp_listed", "one_per_call",
+	};
+	int failed = 0;
 	size_t i;
 
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
-		fprintf(stderr, "bench: --latency needs a second CPU\n");
-		return 2;
-	}
 	printf("bench: latency start pages=%d node_a=%d node_b=%d\n", NR_PAGES, node_a, node_b);
 	for (i = 0; i < ARRAY_SIZE(names); i++)
-		for (run = 1; run <= RUNS; run++)
-			failed += latency_pattern(names[i]);
+		failed += latency_pattern(names[i]);
 	printf("bench: done failed=%d\n", failed);
 	return failed ? 1 : 0;
 }

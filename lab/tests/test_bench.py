@@ -107,19 +107,24 @@ class BenchTest(unittest.TestCase):
         self.assertNotIn("262144", share)
 
     def test_latency(self) -> None:
-        def line(p: str, max_ns: int, slow: int, ok: int = 1) -> str:
-            return (f"bench: latency pattern={p} pages=8192 accesses=500 max_ns={max_ns} "
-                    f"slow={slow} ok={ok}\n")
-        base = bench.parse_latency(line("query", 9000, 0) + line("query", 12000, 1)
-                                   + line("alternating", 40000, 0))
-        # Over the runs: the longest read, the slow reads summed.
-        self.assertEqual((base["query"].max_ns, base["query"].slow, base["query"].accesses),
-                         (12000, 1, 1000))
-        patched = bench.parse_latency(line("alternating", 4_000_000, 3, 0))
+        def line(p: str, entries: int, max_us: int, sum_us: int, ok: int = 1) -> str:
+            return (f"bench: latency pattern={p} pages=8192 migrated={entries} "
+                    f"entries={entries} max_us={max_us} sum_us={sum_us} ok={ok}\n")
+        base = bench.parse_latency(line("alternating", 4096, 20, 40960)
+                                   + line("one_per_call", 8192, 9, 8192 * 5))
+        self.assertEqual(base["alternating"].mean_us, 10.0)
+        patched = bench.parse_latency(line("alternating", 4096, 2000, 4096 * 1000, 0))
         self.assertFalse(patched["alternating"].ok)
         text = bench.latency_table({"base": base, "patched": patched}, "base")
-        self.assertIn("| alternating | 40000 | 0 | 4000000 **WRONG** | 3 | 100.000 |", text)
-        self.assertIn("| query | 12000 | 1 | - | - | - |", text)
+        # Longest 2000/20, mean 1000/10.
+        self.assertIn("| alternating | 4096 | 20 | 10.0 | 4096 | 2000 **WRONG** | 1000.0 "
+                      "| 100.000 | 100.000 |", text)
+        self.assertIn("| one_per_call | 8192 | 9 | 5.0 | - | - | - | - | - |", text)
+        # No entry at all (a kernel that moved nothing): no division by zero.
+        empty = bench.parse_latency(line("half_placed", 0, 0, 0, 0))
+        self.assertEqual(empty["half_placed"].mean_us, 0.0)
+        self.assertIn("| half_placed | 0 | 0 **WRONG** | 0.0 |",
+                      bench.latency_table({"base": empty}, "base"))
 
     def test_guest_checks(self) -> None:
         """A bench guest is used only when it completed and /init reported no error."""
@@ -175,6 +180,26 @@ class BenchTest(unittest.TestCase):
         text = bench.counters_table({"base": old, "patched": res})
         self.assertIn("| thp_listed | - | - | - | 8192 | 0 | 16 |", text)
         self.assertIn("| all_to_one | - | - | - | - | - | - |", text)
+
+    def test_growth_table(self) -> None:
+        """The functions that cost more per page in the large call, largest growth first."""
+        profs = bench.parse_profile(
+            "bench: profile pattern=size_1024 func=copy_page hits=1024 ns=1024000\n"
+            "bench: profile pattern=size_1024 func=rmqueue_bulk hits=16 ns=16000\n"
+            "bench: profile pattern=size_1024 pages=1024 migrated=1024 ns=2048000 ok=1\n"
+            "bench: profile pattern=size_4096 func=copy_page hits=4096 ns=4096000\n"
+            "bench: profile pattern=size_4096 func=rmqueue_bulk hits=128 ns=409600\n"
+            "bench: profile pattern=size_4096 func=kswapd hits=1 ns=40960\n"
+            "bench: profile pattern=size_4096 pages=4096 migrated=4096 ns=9000000 ok=1\n")
+        text = bench.growth_table(profs, "size_1024", "size_4096")
+        lines = text.splitlines()
+        rows = [line for line in lines if line.startswith("| ") and "---" not in line][1:]
+        # rmqueue_bulk: 15.6 -> 100 ns/page; kswapd only in the large one; copy flat.
+        self.assertEqual(rows[0], "| rmqueue_bulk | 0.016 | 0.031 | 15.6 | 100.0 | +84.4 |")
+        self.assertEqual(rows[1], "| kswapd | 0.000 | 0.000 | 0.0 | 10.0 | +10.0 |")
+        self.assertEqual(rows[2], "| copy_page | 1.000 | 1.000 | 1000.0 | 1000.0 | +0.0 |")
+        self.assertIn("size_1024: 2000 ns/page profiled; size_4096: 2197", text)
+        self.assertIn("no profile", bench.growth_table(profs, "size_1024", "size_9"))
 
     def test_profile_parsed_and_compared(self) -> None:
         base = bench.parse_profile(
