@@ -2,24 +2,31 @@
 /*
  * How move_pages(2) batches its work, counted with the migrate:mm_migrate_pages
  * tracepoint (one event per migrate_pages() call, with the pages it moved),
- * not timed.  The series makes move_pages() work through its arrays a
- * window of 512 entries at a time (MOVE_PAGES_WINDOW, the batch
- * migrate_pages() itself unmaps and copies together) and call
- * migrate_pages() once per target node in each window:
+ * not timed, and with the migration entries' tracepoints (set_migration_pte,
+ * remove_migration_pte): how many pages are behind an entry at once.  The
+ * series makes move_pages() work through its arrays a window of 512
+ * entries at a time (MOVE_PAGES_WINDOW) and hand each target node's
+ * folios to migrate_pages() 64 base pages at a time (MOVE_PAGES_UNMAP, a
+ * larger folio alone): migrate_pages() unmaps a whole batch before it
+ * copies and remaps any of it, so the batch is how long a fault on one of
+ * its pages may wait.
  *
- * - all_to_one: every page to one node - at most one call per window, none
- *   moving more than a window (the bound on what is isolated at once);
+ * - all_to_one: every page to one node - one call per 64 pages, never
+ *   more than 64 pages behind migration entries at once, and no more than
+ *   a window's 512 migrated under one taking of the mmap_lock (a window
+ *   looks its entries up under one mmap_read_lock, then migrates them);
  * - alternating: pages alternate between the nodes and each moves to the
- *   other - two calls per window, not one per entry as a flush at every
- *   change of target made it;
+ *   other - one call per 64 pages of each node, not one per entry as a
+ *   flush at every change of target made it, and no more than 64 pages
+ *   unmapped at once although a window holds 256 for each node;
  * - half_placed: every other page is already on the target - one call per
- *   window, not one after every page that needs no move;
+ *   64 pages that move, not one after every page that needs no move;
  * - thp_listed: THPs listed page by page - every entry's status is the
  *   node its page ends on (no -EBUSY for the pages after the first), also
  *   when the list starts and ends half-way into a THP (thp_listed_unaligned);
  * - thp_one_entry_each: 32 THPs named by one entry each - a window ends
  *   before it holds more than 32 MiB isolated (MOVE_PAGES_BATCH), so no
- *   migrate_pages() call moves more than 16 of them.
+ *   more than 16 of them move under one taking of the mmap_lock.
  *
  * Each case also checks every page's data and node afterwards.
  */
@@ -43,9 +50,18 @@
 #define NR_PAGES	4096
 #define WINDOW		512	/* MOVE_PAGES_WINDOW on x86_64 */
 #define NR_WINDOWS	(NR_PAGES / WINDOW)
+#define UNMAP		64	/* MOVE_PAGES_UNMAP */
 #define HUGE_SIZE	(2UL << 20)
 #define TRACING		"/sys/kernel/tracing"
 #define EVENT		TRACING "/events/migrate/mm_migrate_pages"
+#define SET_EVENT	TRACING "/events/migrate/set_migration_pte"
+#define REMOVE_EVENT	TRACING "/events/migrate/remove_migration_pte"
+#define SET_PMD_EVENT	TRACING "/events/thp/set_migration_pmd"
+#define LOCK_EVENT	TRACING "/events/mmap_lock/mmap_lock_acquire_returned"
+
+/* The events of this task traced around a call, the first unfiltered. */
+static const char * const events[] = { EVENT, SET_EVENT, REMOVE_EVENT, SET_PMD_EVENT,
+				       LOCK_EVENT };
 
 struct range {
 	size_t psize;
@@ -74,6 +90,9 @@ static int write_file(const char *path, const char *s)
 
 FIXTURE_SETUP(batch)
 {
+	char file[256];
+	int i;
+
 	if (numa_available() < 0)
 		SKIP(return, "NUMA is not available in this kernel");
 	if (memory_nodes(&self->r.node[0], &self->r.node[1]))
@@ -84,6 +103,11 @@ FIXTURE_SETUP(batch)
 		SKIP(return, "no tracefs (CONFIG_TRACING=n?)");
 	if (access(EVENT "/enable", W_OK))
 		SKIP(return, "no %s", EVENT);
+	for (i = 0; i < (int)ARRAY_SIZE(events); i++) {
+		snprintf(file, sizeof(file), "%s/enable", events[i]);
+		if (access(file, W_OK))
+			SKIP(return, "no %s", events[i]);
+	}
 	self->r.psize = sysconf(_SC_PAGESIZE);
 	self->r.map_len = NR_PAGES * self->r.psize + HUGE_SIZE;
 	self->r.map = mmap(NULL, self->r.map_len, PROT_READ | PROT_WRITE,
@@ -96,10 +120,30 @@ FIXTURE_SETUP(batch)
 	ASSERT_TRUE(self->r.pages && self->r.nodes && self->r.status);
 }
 
+/* Trace the events[] of this task (of any task: the first) from now, or stop. */
+static int trace_calls(int on)
+{
+	char filter[64], file[256];
+	int i, err = 0;
+
+	snprintf(filter, sizeof(filter), "common_pid == %d", getpid());
+	if (on && (write_file(TRACING "/buffer_size_kb", "4096") ||
+		   write_file(TRACING "/trace", "")))
+		return -1;
+	for (i = 0; i < (int)ARRAY_SIZE(events); i++) {
+		snprintf(file, sizeof(file), "%s/filter", events[i]);
+		if (on && i)
+			err |= write_file(file, filter);
+		snprintf(file, sizeof(file), "%s/enable", events[i]);
+		err |= write_file(file, on ? "1" : "0");
+	}
+	return err;
+}
+
 FIXTURE_TEARDOWN(batch)
 {
 	if (self->r.tracing)
-		write_file(EVENT "/enable", "0");
+		trace_calls(0);
 	if (self->r.map && self->r.map != MAP_FAILED)
 		munmap(self->r.map, self->r.map_len);
 	free(self->r.pages);
@@ -111,14 +155,25 @@ struct calls {
 	long events;		/* migrate_pages() calls for move_pages() */
 	long moved;		/* pages they moved */
 	long largest;		/* the most one call moved */
+	long unmapped;		/* the most pte migration entries at once */
+	long entries;		/* pte migration entries set */
+	long window;		/* the most pages unmapped under one mmap_lock taking */
+	int lost;		/* the buffer overflowed, or an entry stayed */
 };
 
-/* The mm_migrate_pages events of move_pages() in the trace buffer. */
-static struct calls read_calls(void)
+/*
+ * The events of move_pages() in the trace buffer: its migrate_pages()
+ * calls, and the migration entries it set, counted per taking of the
+ * mmap_lock - a window looks its entries up under one mmap_read_lock and
+ * then migrates them, so the pages unmapped between two takings are a
+ * window's (a THP's PMD entry counts its base pages).
+ */
+static struct calls read_calls(size_t psize)
 {
 	struct calls c = { 0 };
 	char line[512];
 	FILE *f = fopen(TRACING "/trace", "r");
+	long cur = 0, window = 0;
 
 	if (!f) {
 		c.events = -1;
@@ -126,8 +181,25 @@ static struct calls read_calls(void)
 	}
 	while (fgets(line, sizeof(line), f)) {
 		char *ev = strstr(line, "mm_migrate_pages: ");
-		long ok;
+		long ok, in, written;
 
+		if (line[0] == '#' && strstr(line, "entries-in-buffer") &&
+		    sscanf(strchr(line, ':') + 1, "%ld/%ld", &in, &written) == 2 && in != written)
+			c.lost = 1;
+		if (strstr(line, ": mmap_lock_acquire_returned: "))
+			window = 0;
+		if (strstr(line, ": set_migration_pmd: "))
+			window += HUGE_SIZE / psize;
+		if (strstr(line, ": set_migration_pte: ")) {
+			c.entries++;
+			window++;
+			if (++cur > c.unmapped)
+				c.unmapped = cur;
+		}
+		if (window > c.window)
+			c.window = window;
+		if (strstr(line, ": remove_migration_pte: "))
+			cur--;
 		if (!ev || !strstr(ev, "reason=syscall_or_cpuset") ||
 		    sscanf(ev, "mm_migrate_pages: nr_succeeded=%ld", &ok) != 1)
 			continue;
@@ -137,6 +209,7 @@ static struct calls read_calls(void)
 			c.largest = ok;
 	}
 	fclose(f);
+	c.lost |= cur != 0;
 	return c;
 }
 
@@ -169,12 +242,11 @@ static struct calls traced_move_range(struct __test_metadata *_metadata, struct 
 	for (i = 0; i < NR_PAGES; i++)
 		self->nodes[i] = after[i % 2];
 
-	ASSERT_EQ(write_file(TRACING "/trace", ""), 0);
-	ASSERT_EQ(write_file(EVENT "/enable", "1"), 0);
+	ASSERT_EQ(trace_calls(1), 0);
 	self->tracing = 1;
 	rc = move_pages(0, n, self->pages + first, self->nodes + first, self->status + first,
 			MPOL_MF_MOVE);
-	ASSERT_EQ(write_file(EVENT "/enable", "0"), 0);
+	ASSERT_EQ(trace_calls(0), 0);
 	self->tracing = 0;
 	ASSERT_EQ(rc, 0) TH_LOG("move_pages: %ld (%s)", rc, strerror(errno));
 	for (i = first; i < (int)(first + n); i++) {
@@ -191,9 +263,12 @@ static struct calls traced_move_range(struct __test_metadata *_metadata, struct 
 	}
 	ASSERT_EQ(first_bad(self->mem, NR_PAGES, self->psize, 0, &word, &got), -1)
 		TH_LOG("word %zu is %#llx", word, (unsigned long long)got);
-	c = read_calls();
-	TH_LOG("%ld migrate_pages() calls moved %ld pages, at most %ld in one", c.events,
-	       c.moved, c.largest);
+	c = read_calls(self->psize);
+	TH_LOG("%ld migrate_pages() calls moved %ld pages, at most %ld in one",
+	       c.events, c.moved, c.largest);
+	TH_LOG("%ld pte entries set, at most %ld at once, at most %ld pages in a window",
+	       c.entries, c.unmapped, c.window);
+	ASSERT_FALSE(c.lost) TH_LOG("the trace lost events, or an entry was not removed");
 	return c;
 }
 
@@ -212,8 +287,11 @@ TEST_F(batch, all_to_one)
 	if (c.events < 0)
 		return;
 	EXPECT_EQ(c.moved, NR_PAGES);
-	EXPECT_LE(c.largest, WINDOW) TH_LOG("more than a window isolated at once");
-	EXPECT_LE(c.events, NR_WINDOWS);
+	EXPECT_EQ(c.entries, NR_PAGES);
+	EXPECT_LE(c.window, WINDOW) TH_LOG("more than a window isolated at once");
+	EXPECT_LE(c.largest, UNMAP) TH_LOG("more than %d pages in one migrate_pages()", UNMAP);
+	EXPECT_LE(c.unmapped, UNMAP) TH_LOG("more than %d pages unmapped at once", UNMAP);
+	EXPECT_LE(c.events, NR_PAGES / UNMAP);
 }
 
 TEST_F(batch, alternating)
@@ -225,7 +303,9 @@ TEST_F(batch, alternating)
 	if (c.events < 0)
 		return;
 	EXPECT_EQ(c.moved, NR_PAGES);
-	EXPECT_LE(c.events, 2 * NR_WINDOWS) TH_LOG("a migrate_pages() per change of target?");
+	EXPECT_EQ(c.entries, NR_PAGES);
+	EXPECT_LE(c.unmapped, UNMAP) TH_LOG("more than %d pages unmapped at once", UNMAP);
+	EXPECT_LE(c.events, NR_PAGES / UNMAP) TH_LOG("a migrate_pages() per change of target?");
 }
 
 TEST_F(batch, half_placed)
@@ -237,7 +317,10 @@ TEST_F(batch, half_placed)
 	if (c.events < 0)
 		return;
 	EXPECT_EQ(c.moved, NR_PAGES / 2);
-	EXPECT_LE(c.events, NR_WINDOWS) TH_LOG("a migrate_pages() after every placed page?");
+	EXPECT_EQ(c.entries, NR_PAGES / 2);
+	EXPECT_LE(c.unmapped, UNMAP) TH_LOG("more than %d pages unmapped at once", UNMAP);
+	EXPECT_LE(c.events, NR_PAGES / 2 / UNMAP)
+		TH_LOG("a migrate_pages() after every placed page?");
 }
 
 TEST_F(batch, thp_listed)
@@ -268,7 +351,8 @@ TEST_F(batch, thp_listed_unaligned)
 	if (c.events < 0)
 		return;
 	EXPECT_EQ(c.moved, NR_PAGES) TH_LOG("a THP moved twice, or not whole?");
-	EXPECT_LE(c.events, (NR_PAGES - 2 * half + WINDOW - 1) / WINDOW);
+	/* One call per THP at most: each is a batch alone. */
+	EXPECT_LE(c.events, NR_PAGES / (2 * half));
 }
 
 #define NR_BIG		32
@@ -303,14 +387,13 @@ TEST_F(batch, thp_one_entry_each)
 	ASSERT_EQ(move_pages(0, NR_BIG, pages, nodes, status, MPOL_MF_MOVE), 0);
 	for (i = 0; i < NR_BIG; i++)
 		nodes[i] = self->r.node[1];
-	ASSERT_EQ(write_file(TRACING "/trace", ""), 0);
-	ASSERT_EQ(write_file(EVENT "/enable", "1"), 0);
+	ASSERT_EQ(trace_calls(1), 0);
 	self->r.tracing = 1;
 	rc = move_pages(0, NR_BIG, pages, nodes, status, MPOL_MF_MOVE);
-	ASSERT_EQ(write_file(EVENT "/enable", "0"), 0);
+	ASSERT_EQ(trace_calls(0), 0);
 	self->r.tracing = 0;
 	ASSERT_EQ(rc, 0) TH_LOG("move_pages: %ld (%s)", rc, strerror(errno));
-	c = read_calls();
+	c = read_calls(self->r.psize);
 	for (i = 0; i < NR_BIG; i++) {
 		ASSERT_EQ(status[i], nodes[i]) TH_LOG("THP %d: status %d", i, status[i]);
 	}
@@ -320,10 +403,12 @@ TEST_F(batch, thp_one_entry_each)
 	}
 	ASSERT_EQ(first_bad(mem, NR_BIG * per, self->r.psize, 0, &word, &got), -1)
 		TH_LOG("word %zu is %#llx", word, (unsigned long long)got);
-	TH_LOG("%ld migrate_pages() calls moved %ld pages, at most %ld in one", c.events,
-	       c.moved, c.largest);
+	TH_LOG("%ld migrate_pages() calls moved %ld pages, at most %ld in one",
+	       c.events, c.moved, c.largest);
+	TH_LOG("at most %ld pages in a window", c.window);
+	ASSERT_FALSE(c.lost) TH_LOG("the trace lost events");
 	EXPECT_EQ(c.moved, NR_BIG * per);
-	EXPECT_LE(c.largest, BATCH_PAGES) TH_LOG("more than 32 MiB isolated at once");
+	EXPECT_LE(c.window, BATCH_PAGES) TH_LOG("more than 32 MiB isolated at once");
 	munmap(map, len);
 }
 
