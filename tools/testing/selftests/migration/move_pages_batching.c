@@ -36,6 +36,7 @@
 #include <fcntl.h>
 #include <numa.h>
 #include <numaif.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@
 #define SET_PMD_EVENT	TRACING "/events/thp/set_migration_pmd"
 #define LOCK_EVENT	TRACING "/events/mmap_lock/mmap_lock_acquire_returned"
 
-/* The events of this task traced around a call, the first unfiltered. */
+/* The events of this task traced around a call. */
 static const char * const events[] = { EVENT, SET_EVENT, REMOVE_EVENT, SET_PMD_EVENT,
 				       LOCK_EVENT };
 
@@ -91,6 +92,7 @@ static int write_file(const char *path, const char *s)
 FIXTURE_SETUP(batch)
 {
 	char file[256];
+	cpu_set_t cpu;
 	int i;
 
 	if (numa_available() < 0)
@@ -108,6 +110,10 @@ FIXTURE_SETUP(batch)
 		if (access(file, W_OK))
 			SKIP(return, "no %s", events[i]);
 	}
+	/* One CPU: the events of one trace buffer, in the order they happened. */
+	CPU_ZERO(&cpu);
+	CPU_SET(sched_getcpu(), &cpu);
+	ASSERT_EQ(sched_setaffinity(0, sizeof(cpu), &cpu), 0);
 	self->r.psize = sysconf(_SC_PAGESIZE);
 	self->r.map_len = NR_PAGES * self->r.psize + HUGE_SIZE;
 	self->r.map = mmap(NULL, self->r.map_len, PROT_READ | PROT_WRITE,
@@ -120,7 +126,7 @@ FIXTURE_SETUP(batch)
 	ASSERT_TRUE(self->r.pages && self->r.nodes && self->r.status);
 }
 
-/* Trace the events[] of this task (of any task: the first) from now, or stop. */
+/* Trace the events[] of this task from now on, or stop. */
 static int trace_calls(int on)
 {
 	char filter[64], file[256];
@@ -132,8 +138,9 @@ static int trace_calls(int on)
 		return -1;
 	for (i = 0; i < (int)ARRAY_SIZE(events); i++) {
 		snprintf(file, sizeof(file), "%s/filter", events[i]);
-		if (on && i)
-			err |= write_file(file, filter);
+		err |= write_file(file, on ? filter : "0");
+	}
+	for (i = 0; i < (int)ARRAY_SIZE(events); i++) {
 		snprintf(file, sizeof(file), "%s/enable", events[i]);
 		err |= write_file(file, on ? "1" : "0");
 	}
@@ -155,51 +162,75 @@ struct calls {
 	long events;		/* migrate_pages() calls for move_pages() */
 	long moved;		/* pages they moved */
 	long largest;		/* the most one call moved */
+	long entries;		/* pages given a pte migration entry */
 	long unmapped;		/* the most pte migration entries at once */
-	long entries;		/* pte migration entries set */
 	long window;		/* the most pages unmapped under one mmap_lock taking */
-	int lost;		/* the buffer overflowed, or an entry stayed */
+	long left;		/* pte migration entries never removed */
+	int lost;		/* the trace buffer overflowed */
 };
 
 /*
- * The events of move_pages() in the trace buffer: its migrate_pages()
- * calls, and the migration entries it set, counted per taking of the
- * mmap_lock - a window looks its entries up under one mmap_read_lock and
- * then migrates them, so the pages unmapped between two takings are a
- * window's (a THP's PMD entry counts its base pages).
+ * The events of move_pages() on [@mem, @mem + @len) in the trace buffer:
+ * its migrate_pages() calls, and the migration entries it set, also
+ * counted per taking of the mmap_lock - a window looks its entries up
+ * under one mmap_read_lock and then migrates them, so the pages unmapped
+ * between two takings are a window's (a THP's PMD entry counts its base
+ * pages).  Each page counts once however often it is unmapped (a folio
+ * migrate_pages() retries is unmapped again), and a removal counts only
+ * for an entry whose setting was seen (a THP split under migration turns
+ * its PMD entry into pte entries without a set_migration_pte event).
  */
-static struct calls read_calls(size_t psize)
+static struct calls read_calls(const char *mem, size_t len, size_t psize)
 {
+	size_t nr = len / psize, per = HUGE_SIZE / psize, page;
+	unsigned char *out = calloc(nr, 1), *ever = calloc(nr, 1);
+	long *seen = calloc(nr, sizeof(long));
+	FILE *f = fopen(TRACING "/trace", "r");
+	long cur = 0, window = 0, gen = 1;
 	struct calls c = { 0 };
 	char line[512];
-	FILE *f = fopen(TRACING "/trace", "r");
-	long cur = 0, window = 0;
 
-	if (!f) {
+	if (!f || !out || !ever || !seen) {
 		c.events = -1;
-		return c;
+		goto done;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		char *ev = strstr(line, "mm_migrate_pages: ");
+		char *ev = strstr(line, "mm_migrate_pages: "), *a = strstr(line, "addr=");
+		unsigned long addr = 0;
 		long ok, in, written;
+		int pmd;
 
 		if (line[0] == '#' && strstr(line, "entries-in-buffer") &&
 		    sscanf(strchr(line, ':') + 1, "%ld/%ld", &in, &written) == 2 && in != written)
 			c.lost = 1;
-		if (strstr(line, ": mmap_lock_acquire_returned: "))
+		if (strstr(line, ": mmap_lock_acquire_returned: ")) {
 			window = 0;
-		if (strstr(line, ": set_migration_pmd: "))
-			window += HUGE_SIZE / psize;
-		if (strstr(line, ": set_migration_pte: ")) {
-			c.entries++;
-			window++;
-			if (++cur > c.unmapped)
-				c.unmapped = cur;
+			gen++;
 		}
-		if (window > c.window)
-			c.window = window;
-		if (strstr(line, ": remove_migration_pte: "))
-			cur--;
+		if (a && sscanf(a, "addr=%lx", &addr) == 1 && addr >= (unsigned long)mem)
+			page = (addr - (unsigned long)mem) / psize;
+		else
+			page = nr;
+		if (page < nr) {
+			pmd = !!strstr(line, ": set_migration_pmd: ");
+			if ((pmd || strstr(line, ": set_migration_pte: ")) && seen[page] != gen) {
+				seen[page] = gen;
+				window += pmd ? per : 1;
+			}
+			if (strstr(line, ": set_migration_pte: ") && !out[page]) {
+				out[page] = 1;
+				c.entries += !ever[page];
+				ever[page] = 1;
+				if (++cur > c.unmapped)
+					c.unmapped = cur;
+			}
+			if (strstr(line, ": remove_migration_pte: ") && out[page]) {
+				out[page] = 0;
+				cur--;
+			}
+			if (window > c.window)
+				c.window = window;
+		}
 		if (!ev || !strstr(ev, "reason=syscall_or_cpuset") ||
 		    sscanf(ev, "mm_migrate_pages: nr_succeeded=%ld", &ok) != 1)
 			continue;
@@ -208,8 +239,13 @@ static struct calls read_calls(size_t psize)
 		if (ok > c.largest)
 			c.largest = ok;
 	}
-	fclose(f);
-	c.lost |= cur != 0;
+	c.left = cur;
+done:
+	if (f)
+		fclose(f);
+	free(out);
+	free(ever);
+	free(seen);
 	return c;
 }
 
@@ -263,12 +299,13 @@ static struct calls traced_move_range(struct __test_metadata *_metadata, struct 
 	}
 	ASSERT_EQ(first_bad(self->mem, NR_PAGES, self->psize, 0, &word, &got), -1)
 		TH_LOG("word %zu is %#llx", word, (unsigned long long)got);
-	c = read_calls(self->psize);
+	c = read_calls(self->mem, NR_PAGES * self->psize, self->psize);
 	TH_LOG("%ld migrate_pages() calls moved %ld pages, at most %ld in one",
 	       c.events, c.moved, c.largest);
 	TH_LOG("%ld pte entries set, at most %ld at once, at most %ld pages in a window",
 	       c.entries, c.unmapped, c.window);
-	ASSERT_FALSE(c.lost) TH_LOG("the trace lost events, or an entry was not removed");
+	ASSERT_FALSE(c.lost) TH_LOG("the trace buffer overflowed");
+	ASSERT_EQ(c.left, 0) TH_LOG("%ld migration entries set and never removed", c.left);
 	return c;
 }
 
@@ -393,7 +430,7 @@ TEST_F(batch, thp_one_entry_each)
 	ASSERT_EQ(trace_calls(0), 0);
 	self->r.tracing = 0;
 	ASSERT_EQ(rc, 0) TH_LOG("move_pages: %ld (%s)", rc, strerror(errno));
-	c = read_calls(self->r.psize);
+	c = read_calls(mem, NR_BIG * HUGE_SIZE, self->r.psize);
 	for (i = 0; i < NR_BIG; i++) {
 		ASSERT_EQ(status[i], nodes[i]) TH_LOG("THP %d: status %d", i, status[i]);
 	}
@@ -406,7 +443,7 @@ TEST_F(batch, thp_one_entry_each)
 	TH_LOG("%ld migrate_pages() calls moved %ld pages, at most %ld in one",
 	       c.events, c.moved, c.largest);
 	TH_LOG("at most %ld pages in a window", c.window);
-	ASSERT_FALSE(c.lost) TH_LOG("the trace lost events");
+	ASSERT_FALSE(c.lost) TH_LOG("the trace buffer overflowed");
 	EXPECT_EQ(c.moved, NR_BIG * per);
 	EXPECT_LE(c.window, BATCH_PAGES) TH_LOG("more than 32 MiB isolated at once");
 	munmap(map, len);
