@@ -119,6 +119,52 @@ TEST_F(status, move_mixed)
 	EXPECT_EQ(first_bad(self->mem + 3 * self->psize, 1, self->psize, 3, &word, &got), -1);
 }
 
+/* The start of the [vvar] mapping of this process, or NULL. */
+static void *vvar_page(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long start = 0, s, e;
+	char line[256];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "[vvar]") && sscanf(line, "%lx-%lx", &s, &e) == 2) {
+			start = s;
+			break;
+		}
+	if (f)
+		fclose(f);
+	return (void *)start;
+}
+
+/*
+ * A mapping migration cannot touch (VM_IO | VM_PFNMAP: the vDSO's data
+ * page) reports -EFAULT, however the entries of movable and unmovable
+ * mappings alternate: the check follows the mapping of each entry.
+ */
+TEST_F(status, unmovable_mapping)
+{
+	void *vvar = vvar_page();
+	int target = node_of(self->mem) == self->node[0] ? self->node[1] : self->node[0];
+	void *pages[4] = { self->mem, vvar, self->mem + 3 * self->psize, vvar };
+	int nodes[4] = { target, target, target, target };
+	int status[4] = { -1000, -1000, -1000, -1000 };
+	uint64_t got;
+	size_t word;
+
+	if (!vvar)
+		SKIP(return, "no [vvar] mapping in this process");
+	ASSERT_EQ(move_pages(0, 4, pages, nodes, status, MPOL_MF_MOVE), 0)
+		TH_LOG("errno %d", errno);
+	EXPECT_EQ(status[0], target);
+	EXPECT_EQ(status[1], -EFAULT);
+	EXPECT_EQ(status[2], target);
+	EXPECT_EQ(status[3], -EFAULT);
+	EXPECT_EQ(node_of(pages[0]), target);
+	EXPECT_EQ(node_of(pages[2]), target);
+	EXPECT_EQ(first_bad(self->mem, 1, self->psize, 1, &word, &got), -1);
+	EXPECT_EQ(first_bad(self->mem + 3 * self->psize, 1, self->psize, 3, &word, &got), -1);
+}
+
 /* Different targets in one call: each page ends on its own target. */
 TEST_F(status, mixed_targets)
 {
