@@ -71,7 +71,7 @@
  * ok only if the data and nodes are right and every moved page (a THP
  * moved whole: its PMD) had exactly one entry, set once and removed once.
  * The trace's clock has microseconds.
-
+ *
  * Usage: move_pages_bench [--events|--profile|--sweep|--scale|--latency] [pattern...]
  * (default: all patterns)
  */
@@ -379,23 +379,49 @@ static void *spinner(void *arg)
 	return NULL;
 }
 
+/*
+ * Turn the tracepoints @events ("<system>/<event>") on, with an empty
+ * buffer, or off.
+ */
+static int trace_set(const char * const *events, size_t n, int on)
+{
+	char file[128];
+	size_t i;
+	int err = 0;
+
+	if (on && (write_str(TRACING "buffer_size_kb", "16384") || write_str(TRACING "trace", "")))
+		return -1;
+	for (i = 0; i < n; i++) {
+		snprintf(file, sizeof(file), TRACING "events/%s/enable", events[i]);
+		err |= write_str(file, on ? "1" : "0");
+	}
+	if (on)
+		return err ? -1 : write_str(TRACING "tracing_on", "1");
+	return write_str(TRACING "tracing_on", "0") | err;
+}
+
+/* Whether @line is the trace's header line that counts lost events. */
+static int trace_lost(const char *line)
+{
+	const char *colon = strchr(line, ':');
+	long in = 0, written = 0;
+
+	return line[0] == '#' && strstr(line, "entries-in-buffer") && colon &&
+	       sscanf(colon + 1, "%ld/%ld", &in, &written) == 2 && in != written;
+}
+
+static const char * const round_events[] = {
+	"tlb/tlb_flush", "migrate/mm_migrate_pages",
+};
+
 static int trace_events(int on)
 {
 	char filter[64];
 
-	if (on) {
-		snprintf(filter, sizeof(filter), "reason == %d", TLB_REMOTE_SEND_IPI);
-		if (write_str(TRACING "buffer_size_kb", "16384") ||
-		    write_str(TRACING "trace", "") ||
-		    write_str(TRACING "events/tlb/tlb_flush/filter", filter) ||
-		    write_str(TRACING "events/tlb/tlb_flush/enable", "1") ||
-		    write_str(TRACING "events/migrate/mm_migrate_pages/enable", "1"))
-			return -1;
-		return write_str(TRACING "tracing_on", "1");
-	}
-	write_str(TRACING "tracing_on", "0");
-	write_str(TRACING "events/tlb/tlb_flush/enable", "0");
-	return write_str(TRACING "events/migrate/mm_migrate_pages/enable", "0");
+	snprintf(filter, sizeof(filter), "reason == %d", TLB_REMOTE_SEND_IPI);
+	if (on && write_str(TRACING "events/tlb/tlb_flush/filter", filter))
+		return -1;
+	return trace_set(round_events, ARRAY_SIZE(round_events), on);
 }
 
 /* Count the trace lines of each event; -1 when the buffer overflowed. */
@@ -403,28 +429,21 @@ static int count_events(long *rounds, long *flushes)
 {
 	FILE *f = fopen(TRACING "trace", "r");
 	char line[512];
+	int err = 0;
 
 	*rounds = *flushes = 0;
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
 		if (line[0] == '#') {
-			if (strstr(line, "entries-in-buffer") && strstr(line, "/")) {
-				long in = 0, written = 0;
-
-				if (sscanf(strstr(line, ":") + 1, "%ld/%ld", &in, &written) == 2 &&
-				    in != written) {
-					fclose(f);
-					return -1;
-				}
-			}
+			err |= trace_lost(line) ? -1 : 0;
 			continue;
 		}
 		*rounds += !!strstr(line, "mm_migrate_pages:");
 		*flushes += !!strstr(line, "tlb_flush:");
 	}
 	fclose(f);
-	return 0;
+	return err;
 }
 
 static const char * const patterns[] = {
@@ -901,19 +920,7 @@ static const char * const entry_events[] = {
 
 static int entry_tracing(int on)
 {
-	char file[128];
-	size_t i;
-	int err = 0;
-
-	if (on && (write_str(TRACING "buffer_size_kb", "16384") || write_str(TRACING "trace", "")))
-		return -1;
-	for (i = 0; i < ARRAY_SIZE(entry_events); i++) {
-		snprintf(file, sizeof(file), TRACING "events/%s/enable", entry_events[i]);
-		err |= write_str(file, on ? "1" : "0");
-	}
-	if (on)
-		return err ? -1 : write_str(TRACING "tracing_on", "1");
-	return write_str(TRACING "tracing_on", "0") | err;
+	return trace_set(entry_events, ARRAY_SIZE(entry_events), on);
 }
 
 struct lifetimes {
@@ -948,12 +955,7 @@ static int entry_lifetimes(const char *mem, struct lifetimes *lt)
 		int set;
 
 		if (line[0] == '#') {
-			long in = 0, written = 0;
-
-			if (strstr(line, "entries-in-buffer") &&
-			    sscanf(strchr(line, ':') + 1, "%ld/%ld", &in, &written) == 2 &&
-			    in != written)
-				err = -1;
+			err |= trace_lost(line) ? -1 : 0;
 			continue;
 		}
 		ev = strstr(line, ": set_migration_p");
