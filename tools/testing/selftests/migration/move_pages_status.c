@@ -72,6 +72,19 @@ static int node_of(void *p)
 	return status;
 }
 
+/* The fixture's two written pages are on @target, their data intact. */
+static void expect_written_on(struct __test_metadata *_metadata, const char *mem,
+			      size_t psize, int target)
+{
+	uint64_t got;
+	size_t word;
+
+	EXPECT_EQ(node_of((void *)mem), target);
+	EXPECT_EQ(node_of((void *)(mem + 3 * psize)), target);
+	EXPECT_EQ(first_bad(mem, 1, psize, 1, &word, &got), -1);
+	EXPECT_EQ(first_bad(mem + 3 * psize, 1, psize, 3, &word, &got), -1);
+}
+
 /*
  * Query mode (nodes == NULL): a present page reports its node, an untouched
  * page -ENOENT, the zero page -EFAULT, an address in no mapping -EFAULT.
@@ -103,8 +116,6 @@ TEST_F(status, move_mixed)
 	int target = node_of(self->mem) == self->node[0] ? self->node[1] : self->node[0];
 	int nodes[5] = { target, target, target, target, target };
 	int status[5] = { -1000, -1000, -1000, -1000, -1000 };
-	uint64_t got;
-	size_t word;
 
 	ASSERT_EQ(move_pages(0, 5, pages, nodes, status, MPOL_MF_MOVE), 0)
 		TH_LOG("errno %d", errno);
@@ -113,10 +124,7 @@ TEST_F(status, move_mixed)
 	EXPECT_EQ(status[2], -EFAULT);
 	EXPECT_EQ(status[3], target);
 	EXPECT_EQ(status[4], -EFAULT);
-	EXPECT_EQ(node_of(pages[0]), target);
-	EXPECT_EQ(node_of(pages[3]), target);
-	EXPECT_EQ(first_bad(self->mem, 1, self->psize, 1, &word, &got), -1);
-	EXPECT_EQ(first_bad(self->mem + 3 * self->psize, 1, self->psize, 3, &word, &got), -1);
+	expect_written_on(_metadata, self->mem, self->psize, target);
 }
 
 /* The start of the [vvar] mapping of this process, or NULL. */
@@ -148,8 +156,6 @@ TEST_F(status, unmovable_mapping)
 	void *pages[4] = { self->mem, vvar, self->mem + 3 * self->psize, vvar };
 	int nodes[4] = { target, target, target, target };
 	int status[4] = { -1000, -1000, -1000, -1000 };
-	uint64_t got;
-	size_t word;
 
 	if (!vvar)
 		SKIP(return, "no [vvar] mapping in this process");
@@ -159,10 +165,7 @@ TEST_F(status, unmovable_mapping)
 	EXPECT_EQ(status[1], -EFAULT);
 	EXPECT_EQ(status[2], target);
 	EXPECT_EQ(status[3], -EFAULT);
-	EXPECT_EQ(node_of(pages[0]), target);
-	EXPECT_EQ(node_of(pages[2]), target);
-	EXPECT_EQ(first_bad(self->mem, 1, self->psize, 1, &word, &got), -1);
-	EXPECT_EQ(first_bad(self->mem + 3 * self->psize, 1, self->psize, 3, &word, &got), -1);
+	expect_written_on(_metadata, self->mem, self->psize, target);
 }
 
 /* Different targets in one call: each page ends on its own target. */
